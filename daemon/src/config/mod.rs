@@ -1,0 +1,91 @@
+//! Configuration: the raw file types (`raw`), loading with figment layers (`load`) and
+//! validation into a [`Config`] whose probes are built and ready to run (`validate`).
+
+mod load;
+mod raw;
+mod validate;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prober_probes::{AnyProbe, ProbeSpec, SpecError, Target};
+
+pub use load::{ConfigSource, Overrides, load};
+
+/// The built-in default configuration (probes the default Godel profile).
+pub const DEFAULT_CONFIG: &str = include_str!("default.toml");
+
+/// A validated configuration: every probe is built and can run.
+#[derive(Debug)]
+pub struct Config {
+    /// Where it came from (a file path, or `built-in default`), for messages.
+    pub source: String,
+    /// The target.
+    pub target: Target,
+    /// The probes, in file order.
+    pub probes: Vec<ProbeDef>,
+}
+
+/// One configured probe.
+#[derive(Debug, Clone)]
+pub struct ProbeDef {
+    /// Unique name (the `probe` label).
+    pub name: String,
+    /// Interval between runs.
+    pub every: Duration,
+    /// Deadline of one run.
+    pub deadline: Duration,
+    /// The definition it was built from (reload keeps probes whose definition is unchanged).
+    pub spec: ProbeSpec,
+    /// The runnable probe.
+    pub probe: Arc<AnyProbe>,
+}
+
+/// Why a configuration could not be used. Every message names the file and key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Read {
+        /// The file.
+        file: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file has an extension we cannot parse.
+    #[error("{file}: unknown format, expected a .toml, .yaml or .yml file")]
+    Format {
+        /// The file.
+        file: String,
+    },
+    /// Parse or validation problems, all of them.
+    #[error("{}", format_problems(file, problems))]
+    Invalid {
+        /// The file (or `built-in default`).
+        file: String,
+        /// Each problem with its key path.
+        problems: Vec<SpecError>,
+    },
+}
+
+impl Config {
+    /// Replace every configured secret in `text` with `***`: a hostile target could echo a key
+    /// into a value a message quotes, and no report may carry it.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        if let Some(auth) = &self.target.auth {
+            for key in std::iter::once(&auth.key).chain(auth.non_admin_key.as_ref()) {
+                if !key.is_empty() {
+                    out = out.replace(key.expose(), "***");
+                }
+            }
+        }
+        out
+    }
+}
+
+fn format_problems(file: &str, problems: &[SpecError]) -> String {
+    let lines: Vec<String> = problems.iter().map(|p| format!("{file}: {p}")).collect();
+    lines.join("\n")
+}

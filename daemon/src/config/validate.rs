@@ -1,0 +1,304 @@
+//! Raw configuration → [`Config`]: resolves secrets, checks every key, and builds every probe,
+//! collecting all problems (each with its key path) before giving up.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prober_probes::Url;
+use prober_probes::secret::Secret;
+use prober_probes::spec::BuildCx;
+use prober_probes::target::{Auth, HttpLimits, Redirects};
+use prober_probes::{SpecError, Target};
+
+use super::load::Overrides;
+use super::raw::{RawAuth, RawClient, RawConfig, RawTarget};
+use super::{Config, ConfigError, ProbeDef};
+
+/// Validate `raw` from the file `name` (relative paths resolve against `base_dir`).
+pub fn validate(
+    raw: RawConfig,
+    name: &str,
+    base_dir: Option<&Path>,
+    overrides: &Overrides,
+) -> Result<Config, ConfigError> {
+    let mut problems = Vec::new();
+    let mut problem = |path: &str, message: String| {
+        problems.push(SpecError {
+            path: path.to_string(),
+            message,
+        })
+    };
+    let target = target(&raw.target, base_dir, overrides, &mut problem);
+    if raw.defaults.every.is_zero() {
+        problem("defaults.every", "must be greater than zero".into());
+    }
+    if raw.defaults.deadline.is_zero() {
+        problem("defaults.deadline", "must be greater than zero".into());
+    }
+    let Some(target) = target else {
+        return Err(ConfigError::Invalid {
+            file: name.to_string(),
+            problems,
+        });
+    };
+    let mut probes = Vec::new();
+    let mut build_problems = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, p) in raw.probes.iter().enumerate() {
+        let at = format!("probe[{i}]");
+        let valid_name = !p.name.is_empty()
+            && p.name.len() <= 64
+            && p.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !valid_name {
+            problem(
+                &format!("{at}.name"),
+                format!("expected 1-64 letters, digits, - or _, got {:?}", p.name),
+            );
+        } else if !seen.insert(p.name.clone()) {
+            problem(
+                &format!("{at}.name"),
+                format!("probe name {:?} is used twice", p.name),
+            );
+        }
+        let every = p.every.unwrap_or(raw.defaults.every);
+        let deadline = p.deadline.unwrap_or(raw.defaults.deadline);
+        if every.is_zero() {
+            problem(&format!("{at}.every"), "must be greater than zero".into());
+        }
+        if deadline.is_zero() {
+            problem(
+                &format!("{at}.deadline"),
+                "must be greater than zero".into(),
+            );
+        }
+        let mut cx = BuildCx::new(&target, at);
+        cx.base_dir = base_dir;
+        let built = p.spec.build(&mut cx);
+        build_problems.extend(cx.into_errors());
+        if let Some(probe) = built {
+            probes.push(ProbeDef {
+                name: p.name.clone(),
+                every,
+                deadline,
+                spec: p.spec.clone(),
+                probe: Arc::new(probe),
+            });
+        }
+    }
+    problems.extend(build_problems);
+    if problems.is_empty() {
+        Ok(Config {
+            source: name.to_string(),
+            target,
+            probes,
+        })
+    } else {
+        Err(ConfigError::Invalid {
+            file: name.to_string(),
+            problems,
+        })
+    }
+}
+
+fn target(
+    raw: &RawTarget,
+    base_dir: Option<&Path>,
+    overrides: &Overrides,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<Target> {
+    let base_url = match Url::parse(&raw.base_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
+        Ok(u) => {
+            problem(
+                "target.base_url",
+                format!(
+                    "expected an http(s) URL with a host, got scheme {:?}",
+                    u.scheme()
+                ),
+            );
+            None
+        }
+        Err(e) => {
+            problem("target.base_url", format!("expected an http(s) URL: {e}"));
+            None
+        }
+    };
+    let auth = match &raw.auth {
+        Some(a) => auth(a, base_dir, overrides, problem),
+        None => Some(None),
+    };
+    let limits = limits(&raw.client, base_dir, problem);
+    Some(Target {
+        base_url: base_url?,
+        auth: auth?,
+        limits: limits?,
+    })
+}
+
+fn auth(
+    raw: &RawAuth,
+    base_dir: Option<&Path>,
+    overrides: &Overrides,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<Option<Auth>> {
+    if !raw.value.contains("${key}") {
+        problem(
+            "target.auth.value",
+            format!("must contain ${{key}}, got {:?}", raw.value),
+        );
+    }
+    let key = match &overrides.api_key {
+        Some(k) => Some(k.clone()),
+        None => secret(
+            "target.auth.key",
+            raw.key_env.as_deref(),
+            raw.key_file.as_deref(),
+            base_dir,
+            problem,
+        ),
+    };
+    let non_admin = if let Some(k) = &overrides.non_admin_key {
+        Some(k.clone())
+    } else if raw.non_admin_key_env.is_some() || raw.non_admin_key_file.is_some() {
+        Some(secret(
+            "target.auth.non_admin_key",
+            raw.non_admin_key_env.as_deref(),
+            raw.non_admin_key_file.as_deref(),
+            base_dir,
+            problem,
+        )?)
+    } else {
+        None
+    };
+    Some(Some(Auth {
+        header: raw.header.clone(),
+        value_template: raw.value.clone(),
+        key: key?,
+        non_admin_key: non_admin,
+    }))
+}
+
+/// Read a secret from exactly one of an environment variable or a file. Messages name the
+/// variable or file, never the value.
+fn secret(
+    key: &str,
+    env: Option<&str>,
+    file: Option<&Path>,
+    base_dir: Option<&Path>,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<Secret> {
+    let value = match (env, file) {
+        (Some(_), Some(_)) => {
+            problem(
+                &format!("{key}_env"),
+                format!("set either {key}_env or {key}_file, not both"),
+            );
+            return None;
+        }
+        (None, None) => {
+            problem(
+                key,
+                format!("set {key}_env (an environment variable) or {key}_file"),
+            );
+            return None;
+        }
+        (Some(var), None) => match std::env::var(var) {
+            Ok(v) => v,
+            Err(_) => {
+                problem(
+                    &format!("{key}_env"),
+                    format!("environment variable {var} is not set"),
+                );
+                return None;
+            }
+        },
+        (None, Some(path)) => {
+            let path = match base_dir {
+                Some(dir) if path.is_relative() => dir.join(path),
+                _ => path.to_path_buf(),
+            };
+            match std::fs::read_to_string(&path) {
+                Ok(v) => v,
+                Err(e) => {
+                    problem(
+                        &format!("{key}_file"),
+                        format!("cannot read {}: {e}", path.display()),
+                    );
+                    return None;
+                }
+            }
+        }
+    };
+    let secret = Secret::new(value);
+    if secret.is_empty() {
+        problem(key, "the key is empty".into());
+        return None;
+    }
+    Some(secret)
+}
+
+fn limits(
+    raw: &RawClient,
+    base_dir: Option<&Path>,
+    problem: &mut impl FnMut(&str, String),
+) -> Option<HttpLimits> {
+    let d = HttpLimits::default();
+    let positive = |v: Option<Duration>,
+                    key: &str,
+                    default: Duration,
+                    problem: &mut dyn FnMut(&str, String)| match v {
+        Some(x) if x.is_zero() => {
+            problem(key, "must be greater than zero".into());
+            default
+        }
+        Some(x) => x,
+        None => default,
+    };
+    let limits = HttpLimits {
+        connect_timeout: positive(
+            raw.connect_timeout,
+            "target.client.connect_timeout",
+            d.connect_timeout,
+            problem,
+        ),
+        request_timeout: positive(
+            raw.timeout,
+            "target.client.timeout",
+            d.request_timeout,
+            problem,
+        ),
+        max_body_bytes: match raw.max_body_bytes {
+            Some(0) => {
+                problem(
+                    "target.client.max_body_bytes",
+                    "must be greater than zero".into(),
+                );
+                d.max_body_bytes
+            }
+            Some(b) => b,
+            None => d.max_body_bytes,
+        },
+        redirects: Redirects {
+            max_hops: raw.max_redirects.unwrap_or(d.redirects.max_hops),
+            cross_host: raw.cross_host_redirects.unwrap_or(d.redirects.cross_host),
+        },
+        ca_file: raw.ca_file.as_ref().map(|p| match base_dir {
+            Some(dir) if p.is_relative() => dir.join(p),
+            _ => p.clone(),
+        }),
+        insecure_skip_verify: raw.insecure_skip_verify,
+    };
+    if let Some(ca) = &limits.ca_file
+        && let Err(e) = std::fs::metadata(ca)
+    {
+        problem(
+            "target.client.ca_file",
+            format!("cannot read {}: {e}", ca.display()),
+        );
+        return None;
+    }
+    Some(limits)
+}

@@ -1,0 +1,132 @@
+//! `prober`: wiring only. Parse the command line, install the TLS provider, start tracing,
+//! dispatch to a command, and map its result to an exit code.
+
+mod check;
+mod cli;
+mod config;
+mod report;
+mod sim_cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use cli::{Cli, Command, ConfigCommand, LogFormat};
+
+/// Everything passed.
+pub const EXIT_OK: i32 = 0;
+/// A probe, check or verdict failed.
+pub const EXIT_FAILED: i32 = 1;
+/// A usage or configuration error.
+pub const EXIT_USAGE: i32 = 2;
+
+/// A command's failure: its exit code and what to tell the user.
+#[derive(Debug)]
+pub struct Failure {
+    /// Exit code.
+    pub code: i32,
+    /// Message for stderr.
+    pub message: String,
+}
+
+impl Failure {
+    /// A usage or configuration error (exit 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_USAGE,
+            message: message.into(),
+        }
+    }
+
+    /// A runtime failure (exit 1).
+    pub fn failed(message: impl Into<String>) -> Self {
+        Failure {
+            code: EXIT_FAILED,
+            message: message.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    init_tracing(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_FAILED as u8);
+        }
+    };
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Check(args) => check::run(args).await,
+            Command::Sim(args) => sim_cmd::run(args).await,
+            Command::Config(ConfigCommand::PrintDefault) => {
+                print!("{}", config::DEFAULT_CONFIG);
+                Ok(EXIT_OK)
+            }
+            Command::Config(ConfigCommand::Check { file }) => {
+                let loaded = config::load(
+                    config::ConfigSource::File(file),
+                    &config::Overrides::default(),
+                )
+                .map_err(|e| Failure::usage(e.to_string()))?;
+                println!("{}: valid, {} probes", loaded.source, loaded.probes.len());
+                Ok(EXIT_OK)
+            }
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(f) => {
+            for line in f.message.lines() {
+                eprintln!("error: {line}");
+            }
+            ExitCode::from(f.code as u8)
+        }
+    }
+}
+
+fn init_tracing(cli: &Cli) {
+    // A one-shot check prints a report on stdout: keep stderr to warnings unless asked.
+    let default = match cli.command {
+        Command::Check(_) | Command::Config(_) => "warn",
+        Command::Sim(_) => "info",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match cli.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
