@@ -217,7 +217,24 @@ fn classify(e: reqwest::Error) -> HttpFailure {
     HttpFailure::new(reason, chain)
 }
 
+/// Display prefixes of rustls's errors, for chains where an `io::Error` hides the typed cause
+/// (its `source()` skips the error it wraps).
+const TLS_MARKERS: [&str; 8] = [
+    "invalid peer certificate",
+    "received fatal alert",
+    "peer is incompatible",
+    "peer misbehaved",
+    "received corrupt message",
+    "tls handshake eof",
+    "no application protocol",
+    "InvalidCertificate",
+];
+
 fn caused_by_tls(e: &reqwest::Error) -> bool {
+    let chain = error_chain(e);
+    if TLS_MARKERS.iter().any(|m| chain.contains(m)) {
+        return true;
+    }
     let mut source = e.source();
     while let Some(s) = source {
         if s.is::<rustls::Error>() {

@@ -1,8 +1,8 @@
 //! Bounded network I/O shared by the socket-level kinds (`tcp`, `redis`, `postgres`, `tls`):
 //! a [`Budget`] that bounds every wait by the kind's own timeout *and* the run deadline, connect
-//! and read helpers that never read more than a caller-given number of bytes, and the mapping
-//! of I/O errors to [`FailureReason`]s, plus the one validation rule they share. It must not know any protocol: parsing stays in the
-//! kinds' files.
+//! and read helpers that never read more than a caller-given number of bytes, the mapping of
+//! I/O errors to [`FailureReason`]s, and the one validation rule the kinds share. It must not
+//! know any protocol: parsing stays in the kinds' files.
 
 use std::future::Future;
 use std::io;
