@@ -77,6 +77,15 @@ fn main() -> ExitCode {
                 )
                 .map_err(|e| Failure::usage(e.to_string()))?;
                 println!("{}: valid, {} probes", loaded.source, loaded.probes.len());
+                for p in &loaded.probes {
+                    println!(
+                        "  {:<24} {:<12} every {:<8} deadline {}",
+                        p.name,
+                        p.spec.kind().as_label(),
+                        humantime::format_duration(p.every).to_string(),
+                        humantime::format_duration(p.deadline)
+                    );
+                }
                 Ok(EXIT_OK)
             }
         }

@@ -29,6 +29,22 @@ macro_rules! kinds {
         }
 
         impl ProbeSpec {
+            /// Every kind's name, as written in `kind = "…"`.
+            pub const KINDS: &'static [&'static str] = &[$(stringify!($module)),+];
+
+            /// Deserialize the keys of a probe of `kind` (without the `kind` key itself).
+            /// Unlike the tagged derive, this keeps the deserializer's key paths in errors.
+            pub fn deserialize_kind<'de, D: serde::Deserializer<'de>>(
+                kind: &str,
+                deserializer: D,
+            ) -> Result<Self, D::Error> {
+                match kind {
+                    $(stringify!($module) => <crate::$module::$spec as Deserialize>::deserialize(deserializer)
+                        .map(ProbeSpec::$variant),)+
+                    other => Err(serde::de::Error::unknown_variant(other, Self::KINDS)),
+                }
+            }
+
             /// The kind this spec configures.
             pub fn kind(&self) -> Kind {
                 match self { $(ProbeSpec::$variant(_) => Kind::$variant,)+ }

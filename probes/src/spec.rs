@@ -61,7 +61,7 @@ impl<'a> BuildCx<'a> {
 
     /// Run `f` with the path extended by `key`, e.g. `steps[1]`.
     pub fn scoped<T>(&mut self, key: &str, f: impl FnOnce(&mut Self) -> T) -> T {
-        let saved = std::mem::replace(&mut self.path, String::new());
+        let saved = std::mem::take(&mut self.path);
         self.path = join_path(&saved, key);
         let out = f(self);
         self.path = saved;

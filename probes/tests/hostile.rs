@@ -2,6 +2,8 @@
 //! time and memory, never a crash. Servers are raw sockets on 127.0.0.1:0 that misbehave on
 //! purpose.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,6 +1,8 @@
 //! Every HTTP-based kind against the real simulator over loopback: passes when healthy, and
 //! each injected fault fails the right probe with the right reason.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
 use std::time::Duration;
 
 use prober_probes::secret::Secret;

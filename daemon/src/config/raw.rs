@@ -16,9 +16,10 @@ pub struct RawConfig {
     /// Defaults for every probe.
     #[serde(default)]
     pub defaults: RawDefaults,
-    /// The probes, `[[probe]]` tables.
+    /// The probes, `[[probe]]` tables; parsed by [`RawProbe::parse`] so that errors inside a
+    /// probe keep their full key path.
     #[serde(default, rename = "probe")]
-    pub probes: Vec<RawProbe>,
+    pub probes: Vec<figment::value::Value>,
 }
 
 /// `[target]`.
@@ -122,17 +123,101 @@ fn default_deadline() -> Duration {
 }
 
 /// One `[[probe]]`: common keys, then the kind's own keys beside them.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RawProbe {
     /// Unique name: the `probe` label. Letters, digits, `-` and `_`.
     pub name: String,
     /// Interval between runs (default `defaults.every`).
-    #[serde(default, with = "humantime_serde")]
     pub every: Option<Duration>,
     /// Deadline of one run (default `defaults.deadline`).
-    #[serde(default, with = "humantime_serde")]
     pub deadline: Option<Duration>,
     /// `kind` and the kind's keys. Unknown keys are rejected by the kind's own spec.
-    #[serde(flatten)]
     pub spec: ProbeSpec,
+}
+
+/// The keys every probe has besides its kind's own.
+const COMMON_KEYS: [&str; 4] = ["name", "every", "deadline", "kind"];
+
+impl RawProbe {
+    /// Parse one `[[probe]]` table: the common keys, then the rest by its `kind`. Errors carry
+    /// key paths relative to the table (`concurrency`, `request.path`).
+    pub fn parse(value: &figment::value::Value) -> Result<RawProbe, Vec<(String, String)>> {
+        use figment::value::Value;
+        let Value::Dict(tag, dict) = value else {
+            return Err(vec![(String::new(), "expected a table".into())]);
+        };
+        let mut errors = Vec::new();
+        let text = |key: &str, errors: &mut Vec<(String, String)>| -> Option<String> {
+            match dict.get(key) {
+                None => None,
+                Some(v) => match v.deserialize::<String>() {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        errors.push((key.to_string(), e.kind.to_string()));
+                        None
+                    }
+                },
+            }
+        };
+        let duration = |key: &str, errors: &mut Vec<(String, String)>| -> Option<Duration> {
+            let s = text(key, errors)?;
+            humantime::parse_duration(&s)
+                .map_err(|e| errors.push((key.to_string(), format!("invalid duration {s:?}: {e}"))))
+                .ok()
+        };
+        let name = text("name", &mut errors);
+        if name.is_none() && !dict.contains_key("name") {
+            errors.push(("name".into(), "missing: every probe needs a name".into()));
+        }
+        let every = duration("every", &mut errors);
+        let deadline = duration("deadline", &mut errors);
+        let kind = text("kind", &mut errors);
+        if kind.is_none() && !dict.contains_key("kind") {
+            errors.push((
+                "kind".into(),
+                format!("missing: one of {}", ProbeSpec::KINDS.join(", ")),
+            ));
+        }
+        let rest: figment::value::Dict = dict
+            .iter()
+            .filter(|(k, _)| !COMMON_KEYS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let spec = kind.and_then(|kind| {
+            ProbeSpec::deserialize_kind(&kind, &Value::Dict(*tag, rest))
+                .map_err(|e| {
+                    for e in e {
+                        let path = e.path.join(".");
+                        let key = if path.is_empty() && e.kind.to_string().contains("variant") {
+                            "kind".to_string()
+                        } else {
+                            path
+                        };
+                        errors.push((key, unknown_field_hint(e.kind.to_string())));
+                    }
+                })
+                .ok()
+        });
+        match (name, spec) {
+            (Some(name), Some(spec)) if errors.is_empty() => Ok(RawProbe {
+                name,
+                every,
+                deadline,
+                spec,
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// serde lists a kind's own keys for an unknown field; the common keys are valid too.
+fn unknown_field_hint(message: String) -> String {
+    if message.starts_with("unknown field") {
+        format!(
+            "{message} (or one of the common keys {})",
+            COMMON_KEYS.join(", ")
+        )
+    } else {
+        message
+    }
 }

@@ -12,7 +12,7 @@ use prober_probes::target::{Auth, HttpLimits, Redirects};
 use prober_probes::{SpecError, Target};
 
 use super::load::Overrides;
-use super::raw::{RawAuth, RawClient, RawConfig, RawTarget};
+use super::raw::{RawAuth, RawClient, RawConfig, RawProbe, RawTarget};
 use super::{Config, ConfigError, ProbeDef};
 
 /// Validate `raw` from the file `name` (relative paths resolve against `base_dir`).
@@ -45,8 +45,22 @@ pub fn validate(
     let mut probes = Vec::new();
     let mut build_problems = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
-    for (i, p) in raw.probes.iter().enumerate() {
+    for (i, value) in raw.probes.iter().enumerate() {
         let at = format!("probe[{i}]");
+        let p = match RawProbe::parse(value) {
+            Ok(p) => p,
+            Err(errors) => {
+                for (key, message) in errors {
+                    let path = if key.is_empty() {
+                        at.clone()
+                    } else {
+                        format!("{at}.{}", dotted_to_indexed(&key))
+                    };
+                    build_problems.push(SpecError { path, message });
+                }
+                continue;
+            }
+        };
         let valid_name = !p.name.is_empty()
             && p.name.len() <= 64
             && p.name
@@ -101,6 +115,22 @@ pub fn validate(
             problems,
         })
     }
+}
+
+/// `steps.1.request` → `steps[1].request`.
+fn dotted_to_indexed(path: &str) -> String {
+    let mut out = String::new();
+    for segment in path.split('.') {
+        if !segment.is_empty() && segment.chars().all(|c| c.is_ascii_digit()) {
+            out.push_str(&format!("[{segment}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(segment);
+        }
+    }
+    out
 }
 
 fn target(

@@ -1,0 +1,275 @@
+//! `prober check` and `prober sim` as real processes: exit codes, the table, JSON and JUnit
+//! reports, and that a known API key appears in no output of any command.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests fail loudly by design
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdout, Command, Output, Stdio};
+
+const ADMIN_KEY: &str = "tk-admin-5f1e9c2b7a";
+const USER_KEY: &str = "tk-user-8d3a6e0f4c";
+
+fn prober(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_prober"));
+    c.args(args).env("NO_COLOR", "1");
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `prober sim` on a free loopback port with our own keys; killed on drop.
+struct Sim {
+    child: Child,
+    stdout: BufReader<ChildStdout>,
+    first_line: String,
+    url: String,
+}
+
+impl Sim {
+    fn start(extra: &[&str]) -> Sim {
+        let mut args = vec![
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            ADMIN_KEY,
+            "--user-key",
+            USER_KEY,
+        ];
+        args.extend_from_slice(extra);
+        let mut child = prober(&args)
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first_line = String::new();
+        stdout.read_line(&mut first_line).unwrap();
+        let url = first_line.trim().rsplit(' ').next().unwrap().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "{first_line}");
+        Sim {
+            child,
+            stdout,
+            first_line,
+            url,
+        }
+    }
+
+    /// Everything the simulator printed, after stopping it.
+    fn output(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut all = std::mem::take(&mut self.first_line);
+        let _ = self.stdout.read_to_string(&mut all);
+        if let Some(mut err) = self.child.stderr.take() {
+            let _ = err.read_to_string(&mut all);
+        }
+        all
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn check(sim: &Sim, extra: &[&str]) -> Output {
+    let mut args = vec!["check", "--target", &sim.url];
+    args.extend_from_slice(extra);
+    prober(&args)
+        .env("GODEL_API_KEY", ADMIN_KEY)
+        .env("GODEL_USER_KEY", USER_KEY)
+        .env("RUST_LOG", "debug")
+        .output()
+        .unwrap()
+}
+
+const PROBES: [&str; 8] = [
+    "health",
+    "ready",
+    "api-smoke",
+    "auth-required",
+    "admin-required",
+    "api-latency",
+    "api-burst",
+    "agent-spawn",
+];
+
+#[test]
+fn check_against_the_embedded_simulator_passes_and_exits_0() {
+    let out = prober(&["check", "--sim"]).output().unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    for p in PROBES {
+        assert!(
+            all.lines().any(|l| l.starts_with(p) && l.contains(" ok ")),
+            "{p} not ok:\n{all}"
+        );
+    }
+    assert!(
+        all.contains("8 probes: 8 passed, 0 failed, 0 inconclusive"),
+        "{all}"
+    );
+}
+
+#[test]
+fn a_failing_probe_exits_1_with_json_and_junit_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("report.xml");
+    let out = prober(&[
+        "check",
+        "--sim",
+        "--sim-faults",
+        r#"{"auth_bypass":true}"#,
+        "--format",
+        "json",
+        "--junit",
+        junit.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["summary"]["failed"], 2, "{report:#}");
+    let probes = report["probes"].as_array().unwrap();
+    assert_eq!(probes.len(), PROBES.len());
+    let auth = probes
+        .iter()
+        .find(|p| p["name"] == "auth-required")
+        .unwrap();
+    assert_eq!(auth["result"], "failure");
+    assert_eq!(auth["reason"], "auth_not_enforced");
+    let latency = probes.iter().find(|p| p["name"] == "api-latency").unwrap();
+    assert!(
+        latency["latency"]["samples"].as_u64().unwrap() >= 100,
+        "{latency:#}"
+    );
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), PROBES.len(), "{xml}");
+    for p in PROBES {
+        assert!(
+            cases.iter().any(|c| c.attribute("name") == Some(p)),
+            "{p} missing:\n{xml}"
+        );
+    }
+    let failures: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .collect();
+    assert_eq!(failures.len(), 2, "{xml}");
+    assert!(
+        failures
+            .iter()
+            .all(|f| f.attribute("type") == Some("auth_not_enforced")),
+        "{xml}"
+    );
+    let suite = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    assert_eq!(suite.attribute("failures"), Some("2"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = prober(&["check", "--sim", "--probe", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out).contains("--probe nope: no such probe"),
+        "{}",
+        text(&out)
+    );
+    let out = prober(&["check", "--sim", "--sim-faults", r#"{"latnecy":"1s"}"#])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("latnecy"), "{}", text(&out));
+    let out = prober(&["check", "--bogus-flag"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn one_probe_can_be_selected() {
+    let out = prober(&["check", "--sim", "--probe", "health", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["probes"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_known_api_key_appears_in_no_output_of_any_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut outputs = Vec::new();
+
+    // A simulator with our keys, checked while healthy and while failing in several ways.
+    let sim = Sim::start(&[]);
+    let junit = dir.path().join("ok.xml");
+    outputs.push(text(&check(&sim, &["--junit", junit.to_str().unwrap()])));
+    outputs.push(std::fs::read_to_string(&junit).unwrap());
+    outputs.push(text(&check(&sim, &["--format", "json"])));
+    outputs.push(sim.output());
+
+    let failing = Sim::start(&["--auth-bypass", "--error-rate", "0.5", "--unhealthy"]);
+    let junit = dir.path().join("fail.xml");
+    let out = check(
+        &failing,
+        &[
+            "--format",
+            "json",
+            "--junit",
+            junit.to_str().unwrap(),
+            "--log-format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    outputs.push(text(&out));
+    outputs.push(std::fs::read_to_string(&junit).unwrap());
+    outputs.push(failing.output());
+
+    // A key from a file, through config check and a broken config.
+    let key_file = dir.path().join("api-key");
+    std::fs::write(&key_file, format!("{ADMIN_KEY}\n")).unwrap();
+    let config = dir.path().join("prober.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[target]\nbase_url = \"http://127.0.0.1:9\"\nauth = {{ key_file = {key_file:?} }}\n\
+             [[probe]]\nname = \"x\"\nkind = \"http\"\nrequest = {{ path = \"/\", auth = true, headers = {{ bad = \"{ADMIN_KEY}\\n\" }} }}\n"
+        ),
+    )
+    .unwrap();
+    let out = prober(&["config", "check", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    outputs.push(text(&out));
+
+    for (i, o) in outputs.iter().enumerate() {
+        assert!(!o.is_empty(), "output {i} is empty");
+        assert!(
+            !o.contains(ADMIN_KEY),
+            "admin key leaked in output {i}:\n{o}"
+        );
+        assert!(!o.contains(USER_KEY), "user key leaked in output {i}:\n{o}");
+    }
+}
