@@ -70,6 +70,11 @@ fn every_invalid_fixture_exits_2_naming_file_and_key() {
                 file.display()
             );
         }
+        assert!(
+            !all.contains("hunter2"),
+            "{}: a secret was echoed: {all}",
+            file.display()
+        );
     }
 }
 

@@ -90,7 +90,7 @@ impl AuthSpec {
                 ..r.clone()
             };
             if let Some(t) = cx.scoped(&format!("requests[{i}]"), |cx| {
-                unauthenticated.build_here_public(cx, &[RUN_ID])
+                unauthenticated.build_at(cx, &[RUN_ID])
             }) {
                 requests.push(t);
             }

@@ -122,6 +122,8 @@ enum BodyTemplate {
 pub struct RequestTemplate {
     method: Method,
     path: Template,
+    /// The path as configured, for messages: templates unexpanded, so no ids, no secrets.
+    path_text: String,
     headers: Vec<(String, Template)>,
     body: Option<BodyTemplate>,
     auth: bool,
@@ -130,19 +132,12 @@ pub struct RequestTemplate {
 impl RequestSpec {
     /// Validate; every `${var}` must be in `known_vars`. Errors are reported under `request`.
     pub fn build(&self, cx: &mut BuildCx<'_>, known_vars: &[&str]) -> Option<RequestTemplate> {
-        cx.scoped("request", |cx| self.build_here(cx, known_vars))
+        cx.scoped("request", |cx| self.build_at(cx, known_vars))
     }
 
-    /// Validate at the current path (for lists of requests, which scope themselves).
-    pub fn build_here_public(
-        &self,
-        cx: &mut BuildCx<'_>,
-        known_vars: &[&str],
-    ) -> Option<RequestTemplate> {
-        self.build_here(cx, known_vars)
-    }
-
-    fn build_here(&self, cx: &mut BuildCx<'_>, known_vars: &[&str]) -> Option<RequestTemplate> {
+    /// Validate at the context's current path, for lists of requests that scope themselves
+    /// (`requests[0]`).
+    pub fn build_at(&self, cx: &mut BuildCx<'_>, known_vars: &[&str]) -> Option<RequestTemplate> {
         let method = Method::from_bytes(self.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| cx.error("method", format!("invalid HTTP method {:?}", self.method)))
             .ok();
@@ -222,6 +217,7 @@ impl RequestSpec {
         Some(RequestTemplate {
             method: method?,
             path: path?,
+            path_text: self.path.clone(),
             headers,
             body,
             auth: self.auth,

@@ -140,6 +140,14 @@ fn target(
     problem: &mut impl FnMut(&str, String),
 ) -> Option<Target> {
     let base_url = match Url::parse(&raw.base_url) {
+        // Credentials in the URL would be printed with every report: they belong in auth.
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => {
+            problem(
+                "target.base_url",
+                "must not contain credentials; use [target.auth]".into(),
+            );
+            None
+        }
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
         Ok(u) => {
             problem(
