@@ -4,18 +4,20 @@
 One run, one simulator, everything sequential (never two measuring clients at once):
 
   1. zero-delay baseline: `prober check` (one latency probe, N pooled requests), then N sequential
-     blackbox_exporter probes, then N requests of a minimal reference client;
-  2. the simulator's latency fault is set to DELAY through its control endpoint;
-  3. the same three measurements again.
+     blackbox_exporter probes, then N requests of a minimal reference client, all back to back;
+  2. the same, paced: fewer requests, DELAY apart (client and simulator then wake up from idle
+     before each answer, as they do once the delay is injected);
+  3. the simulator's latency fault is set to DELAY through its control endpoint;
+  4. the same measurements as in 1.
 
-For each tool: error = measured percentile - (DELAY + the same tool's own zero-delay percentile).
+For each tool: error = measured percentile - (DELAY + the same tool's own zero-delay percentile),
+and the same against the paced baseline.
 
 The reference client is a raw-socket HTTP/1.1 keep-alive loop (Python, time.perf_counter_ns from
 just before send to the last body byte). It is not a tool under test: it shows how much of every
-tool's error comes from the simulator itself (the injected delay is a tokio sleep, which is not
-exactly DELAY).
+tool's error comes from the simulator itself (its injected sleep is not exactly DELAY).
 
-Standard library only. Usage: bench/latency_accuracy.sh [options] (see --help).
+Standard library only. Usage: bench/latency_accuracy.sh [options] (see --help); see README.md.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import math
 import os
 import platform
 import shlex
+import hashlib
 import shutil
 import signal
 import socket
@@ -474,8 +477,8 @@ min_samples = {min(100, n)}
                 derived["reference_p50_error_vs_paced"] = rpe["p50"]
                 line += (f", of which {ms(rp['p50'] - rb['p50'])} ms is waking up after "
                          f"{delay} idle (paced minus hot zero-delay P50) and "
-                         f"{signed_ms(rpe['p50'])} ms the simulator's sleep overshooting "
-                         f"{delay} (tokio timer: 1 ms ticks, rounded up)")
+                         f"{signed_ms(rpe['p50'])} ms the simulator's injected sleep overshooting "
+                         f"{delay} (error vs the paced baseline)")
             goals += [
                 line,
                 f"- **P50 within 1 ms of what the reference client measured** (prober error − "
@@ -662,13 +665,14 @@ def machine_info(prober: Path, blackbox: str) -> dict[str, str]:
         ["git", "-C", str(ROOT), "status", "--porcelain", "--", "daemon", "probes", "sim",
          "Cargo.toml", "Cargo.lock"], capture_output=True, text=True).stdout.strip()
     mtime = dt.datetime.fromtimestamp(prober.stat().st_mtime).astimezone()
+    digest = hashlib.sha256(prober.read_bytes()).hexdigest()[:16]
     return {
         "nproc": first_line(["nproc"]),
         "kernel": f"{platform.system()} {platform.release()} ({platform.machine()})",
         "cpu": cpu,
         "clocksource": _read("/sys/devices/system/clocksource/clocksource0/current_clocksource"),
         "prober": f"{first_line([str(prober), '--version'])}, binary {prober} built "
-                  f"{mtime:%Y-%m-%d %H:%M:%S}",
+                  f"{mtime:%Y-%m-%d %H:%M:%S}, sha256 {digest}…",
         "source at run time": f"git {head}" + (
             " + uncommitted changes in daemon/probes/sim/Cargo (the binary may predate them "
             "or include others)" if dirty else " (clean; the binary may predate it)"),
@@ -695,11 +699,11 @@ def summarize(results_dir: Path) -> int:
     if not files:
         print(f"no results in {results_dir}", file=sys.stderr)
         return 1
-    print("| run | prober P50 / P99 @0 | prober paced P50 @0 | prober P50 / P99 @delay | "
+    print("| run | prober binary built | prober P50 / P99 @0 | prober paced P50 @0 | prober P50 / P99 @delay | "
           "**prober error P50** / P99 | blackbox p+t P50 / P99 @0 | blackbox p+t paced P50 @0 | "
           "blackbox p+t P50 / P99 @delay | blackbox p+t error P50 / P99 | blackbox total P50 @0 "
           "/ error | reference error P50 (vs paced) | prober − reference P50 |")
-    print("|---|" + "---:|" * 11)
+    print("|---|---|" + "---:|" * 11)
     for f in files:
         d = json.loads(f.read_text())
         r, e, x = d["results"], d["errors"], d.get("derived", {})
@@ -719,7 +723,8 @@ def summarize(results_dir: Path) -> int:
             ref = signed_ms(e["reference"]["p50"])
             if d.get("errors_vs_paced"):
                 ref += f" ({signed_ms(d['errors_vs_paced']['reference']['p50'])})"
-        print(f"| {d['started'][:19]} | {pair('baseline', 'prober')} | {paced('prober')} | "
+        built = d["machine"].get("prober", "").partition(" built ")[2].split(",")[0] or "?"
+        print(f"| {d['started'][:19]} | {built} | {pair('baseline', 'prober')} | {paced('prober')} | "
               f"{pair('delayed', 'prober')} | **{signed_ms(e['prober']['p50'])}** / "
               f"{signed_ms(e['prober']['p99'])} | {pair('baseline', 'blackbox_pt')} | "
               f"{paced('blackbox_pt')} | {pair('delayed', 'blackbox_pt')} | "
