@@ -5,8 +5,9 @@
 use serde::Deserialize;
 
 use crate::client::HttpClient;
-use crate::exchange::{Failed, exchange};
+use crate::exchange::exchange;
 use crate::expect::{Expectation, StatusSet, StatusSpec, parse_json};
+use crate::failed::Failed;
 use crate::request::{ClientOverrides, Credential, RequestSpec, RequestTemplate};
 use crate::spec::BuildCx;
 use crate::target::Target;
@@ -129,8 +130,7 @@ impl AuthSpec {
         if cx.has_errors() {
             return None;
         }
-        let mut deny_expect = Expectation::any_success();
-        deny_expect.set_status(deny?);
+        let deny_expect = Expectation::status_only(deny?);
         Some(AuthProbe {
             target: cx.target.clone(),
             client: client?,
@@ -211,8 +211,8 @@ impl Probe for AuthProbe {
                     let worse = match &first_failure {
                         None => true,
                         Some((_, prev)) => {
-                            f.reason == FailureReason::AuthNotEnforced
-                                && prev.reason != FailureReason::AuthNotEnforced
+                            f.is(FailureReason::AuthNotEnforced)
+                                && !prev.is(FailureReason::AuthNotEnforced)
                         }
                     };
                     if worse {
@@ -223,7 +223,7 @@ impl Probe for AuthProbe {
         }
         let total = steps.len();
         let mut outcome = match first_failure {
-            Some((name, f)) => f.into_outcome(&name),
+            Some((name, f)) => f.context(&name).into_outcome(),
             None => Outcome::success(format!("{total} requests refused")),
         };
         outcome.steps = steps;

@@ -1,15 +1,15 @@
 //! `kind = "burst"`: N concurrent requests at once; all must succeed (or a minimum share).
 //! Reports the success ratio, the max and the P99 of the burst.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::Deserialize;
 use tokio::task::JoinSet;
 
 use crate::client::{HttpClient, PreparedRequest};
-use crate::exchange::{Failed, exchange};
+use crate::exchange::exchange;
 use crate::expect::{ExpectSpec, Expectation, StatusSet, fmt_duration};
+use crate::failed::{Failed, FailureTally};
 use crate::request::{ClientOverrides, Credential, RequestSpec, RequestTemplate};
 use crate::spec::BuildCx;
 use crate::target::Target;
@@ -104,7 +104,7 @@ impl Probe for BurstProbe {
             set.spawn(async move { exchange(&shared.0, &req, &shared.1, &cx, 0).await });
         }
         let mut latencies = Recorder::default();
-        let mut failures: BTreeMap<FailureReason, (u32, Failed)> = BTreeMap::new();
+        let mut failures = FailureTally::default();
         let mut ok = 0u32;
         while let Some(joined) = set.join_next().await {
             match joined {
@@ -112,14 +112,11 @@ impl Probe for BurstProbe {
                     ok += 1;
                     latencies.record(resp.elapsed);
                 }
-                Ok(Err(f)) => failures.entry(f.reason).or_insert((0, f.clone())).0 += 1,
-                Err(join_error) => {
-                    let f = Failed::new(
-                        FailureReason::Protocol,
-                        format!("request task failed: {join_error}"),
-                    );
-                    failures.entry(f.reason).or_insert((0, f)).0 += 1;
-                }
+                Ok(Err(f)) => failures.add(f),
+                Err(join_error) => failures.add(Failed::new(
+                    FailureReason::Protocol,
+                    format!("request task failed: {join_error}"),
+                )),
             }
         }
         let ratio = f64::from(ok) / f64::from(self.concurrency);
@@ -133,13 +130,14 @@ impl Probe for BurstProbe {
         let mut outcome = if ratio >= self.min_success_ratio {
             Outcome::success(stats)
         } else {
-            // The most common failure names the run; ties go to the first reason in order.
-            match failures.into_values().max_by_key(|(c, _)| *c) {
+            // The most common failure names the run.
+            match failures.most_common() {
                 Some((count, f)) => Failed {
                     message: format!("{stats}; {count} failed with: {}", f.message),
                     ..f
                 }
-                .into_outcome(&what),
+                .context(&what)
+                .into_outcome(),
                 None => Outcome::failure(FailureReason::Status, stats),
             }
         };

@@ -12,6 +12,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, Url};
 use tokio::time::Instant;
 
+use crate::failed::Failed;
 use crate::target::HttpLimits;
 use crate::{FailureReason, RunContext};
 
@@ -58,25 +59,6 @@ impl HttpResponse {
             Ok(secs) => Duration::from_secs(secs),
             Err(_) => Duration::from_secs(1),
         })
-    }
-}
-
-/// Why a request produced no usable response.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{reason}: {message}")]
-pub struct HttpFailure {
-    /// The bounded reason.
-    pub reason: FailureReason,
-    /// What happened, for humans; no secrets, no raw body.
-    pub message: String,
-}
-
-impl HttpFailure {
-    fn new(reason: FailureReason, message: impl Into<String>) -> Self {
-        HttpFailure {
-            reason,
-            message: message.into(),
-        }
     }
 }
 
@@ -150,7 +132,7 @@ impl HttpClient {
         &self,
         req: &PreparedRequest,
         cx: &RunContext,
-    ) -> Result<HttpResponse, HttpFailure> {
+    ) -> Result<HttpResponse, Failed> {
         let started = Instant::now();
         let mut builder = self
             .client
@@ -173,10 +155,10 @@ impl HttpClient {
         };
         tokio::select! {
             biased;
-            () = cx.cancel.cancelled() => Err(HttpFailure::new(FailureReason::Deadline, "cancelled")),
+            () = cx.cancel.cancelled() => Err(Failed::new(FailureReason::Deadline, "cancelled")),
             r = tokio::time::timeout_at(cx.deadline, exchange) => match r {
                 Ok(result) => result,
-                Err(_) => Err(HttpFailure::new(
+                Err(_) => Err(Failed::new(
                     FailureReason::Deadline,
                     format!("run deadline reached after {:?}", started.elapsed()),
                 )),
@@ -186,11 +168,11 @@ impl HttpClient {
 }
 
 /// Read the body chunk by chunk (decompressed), failing as soon as it exceeds `limit`.
-async fn read_limited(resp: &mut reqwest::Response, limit: u64) -> Result<Bytes, HttpFailure> {
+async fn read_limited(resp: &mut reqwest::Response, limit: u64) -> Result<Bytes, Failed> {
     let mut buf = BytesMut::new();
     while let Some(chunk) = resp.chunk().await.map_err(classify)? {
         if buf.len() as u64 + chunk.len() as u64 > limit {
-            return Err(HttpFailure::new(
+            return Err(Failed::new(
                 FailureReason::BodyTooLarge,
                 format!("body exceeds the limit of {limit} bytes"),
             ));
@@ -201,7 +183,9 @@ async fn read_limited(resp: &mut reqwest::Response, limit: u64) -> Result<Bytes,
 }
 
 /// Map a reqwest error to a reason by what it is, then by what caused it.
-fn classify(e: reqwest::Error) -> HttpFailure {
+fn classify(e: reqwest::Error) -> Failed {
+    // The URL may carry ids or tokens: messages name the request by its template instead.
+    let e = e.without_url();
     let chain = error_chain(&e);
     let reason = if e.is_timeout() {
         FailureReason::Timeout
@@ -214,7 +198,7 @@ fn classify(e: reqwest::Error) -> HttpFailure {
         // answered, but not with usable HTTP.
         FailureReason::Protocol
     };
-    HttpFailure::new(reason, chain)
+    Failed::new(reason, chain)
 }
 
 /// Display prefixes of rustls's errors, for chains where an `io::Error` hides the typed cause
@@ -252,9 +236,9 @@ fn caused_by_tls(e: &reqwest::Error) -> bool {
     false
 }
 
-/// The error and its causes on one line, without the URL (it may carry ids or tokens).
+/// The error and its causes on one line.
 fn error_chain(e: &reqwest::Error) -> String {
-    let mut parts = vec![e.without_url_ref().to_string()];
+    let mut parts = vec![e.to_string()];
     let mut source = e.source();
     while let Some(s) = source {
         let text = s.to_string();
@@ -264,23 +248,6 @@ fn error_chain(e: &reqwest::Error) -> String {
         source = s.source();
     }
     parts.join(": ")
-}
-
-/// Extension to print a reqwest error without its URL.
-trait WithoutUrlRef {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrlRef for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        let text = self.to_string();
-        match self.url() {
-            Some(url) => text
-                .replace(&format!(" ({url})"), "")
-                .replace(url.as_str(), "<url>"),
-            None => text,
-        }
-    }
 }
 
 /// Build a header from configured strings, naming what is wrong.

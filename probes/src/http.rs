@@ -90,7 +90,7 @@ impl Probe for HttpProbe {
                 });
                 o
             }
-            Err(failed) => failed.into_outcome(&what),
+            Err(failed) => failed.context(&what).into_outcome(),
         }
     }
 }

@@ -2,7 +2,6 @@
 //! the verdict compares percentiles with their budgets, and is `inconclusive` while the window
 //! holds fewer samples than the configured minimum.
 
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -10,8 +9,9 @@ use serde::Deserialize;
 use tokio::time::Instant;
 
 use crate::client::HttpClient;
-use crate::exchange::{Failed, exchange};
+use crate::exchange::exchange;
 use crate::expect::{ExpectSpec, Expectation, StatusSet, fmt_duration};
+use crate::failed::{Failed, FailureTally};
 use crate::request::{ClientOverrides, Credential, RequestSpec, RequestTemplate};
 use crate::spec::BuildCx;
 use crate::target::Target;
@@ -252,7 +252,7 @@ impl Probe for LatencyProbe {
         {
             *w = LatencyWindow::new(Duration::from_secs(3600), 1);
         }
-        let mut failures: BTreeMap<FailureReason, (u32, Failed)> = BTreeMap::new();
+        let mut failures = FailureTally::default();
         let mut over_budget = vec![0u32; self.budgets.len()];
         for i in 0..n {
             if i > 0
@@ -274,7 +274,7 @@ impl Probe for LatencyProbe {
                         return o;
                     }
                 }
-                Err(f) => failures.entry(f.reason).or_insert((0, f.clone())).0 += 1,
+                Err(f) => failures.add(f),
             }
         }
         let Some(summary) = self.summary() else {
@@ -282,14 +282,15 @@ impl Probe for LatencyProbe {
         };
         // Failed requests are the http probes' business, but a latency run that mostly failed
         // says nothing about latency: report the most common failure instead.
-        let failed: u32 = failures.values().map(|(c, _)| c).sum();
-        let mut outcome = match failures.into_values().max_by_key(|(c, _)| *c) {
+        let failed = failures.total();
+        let mut outcome = match failures.most_common() {
             Some((count, f)) if failed * 2 > n || summary.samples < self.min_samples => {
                 let mut o = Failed {
                     message: format!("{count} of {n} requests failed, e.g. {}", f.message),
                     ..f
                 }
-                .into_outcome(&what);
+                .context(&what)
+                .into_outcome();
                 o.latency = Some(summary);
                 return o;
             }

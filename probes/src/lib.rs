@@ -7,6 +7,7 @@ pub mod burst;
 pub mod client;
 pub mod exchange;
 pub mod expect;
+pub mod failed;
 pub mod http;
 pub mod latency;
 pub mod netio;

@@ -13,36 +13,9 @@ use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::spec::BuildCx;
-use crate::{FailureReason, Outcome, RunContext};
-
-/// Why a phase of a run stopped early. `reason: None` means the run was cancelled (shutdown),
-/// which is reported as inconclusive rather than as a failure of the target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Fail {
-    /// The failure reason, or `None` when the run was cancelled.
-    pub reason: Option<FailureReason>,
-    /// A short human message; never contains secrets.
-    pub message: String,
-}
-
-impl Fail {
-    /// A failure with `reason`.
-    pub fn new(reason: FailureReason, message: impl Into<String>) -> Self {
-        Fail {
-            reason: Some(reason),
-            message: message.into(),
-        }
-    }
-
-    /// The outcome this ends a run with.
-    pub fn into_outcome(self) -> Outcome {
-        match self.reason {
-            Some(reason) => Outcome::failure(reason, self.message),
-            None => Outcome::inconclusive(self.message),
-        }
-    }
-}
+use crate::failed::Failed;
+use crate::spec::{BuildCx, require_address};
+use crate::{FailureReason, RunContext};
 
 /// How long a run may wait: the earlier of `now + timeout` and the run deadline, and whether
 /// hitting it means `Deadline` (the run's) or `Timeout` (the kind's).
@@ -67,14 +40,14 @@ impl Budget {
     }
 
     /// The failure for running out of this budget while doing `what`.
-    pub fn expired(&self, what: &str) -> Fail {
+    pub fn expired(&self, what: &str) -> Failed {
         if self.run_deadline_first {
-            Fail::new(
+            Failed::new(
                 FailureReason::Deadline,
                 format!("run deadline reached {what}"),
             )
         } else {
-            Fail::new(
+            Failed::new(
                 FailureReason::Timeout,
                 format!("timed out after {:?} {what}", self.timeout),
             )
@@ -82,13 +55,10 @@ impl Budget {
     }
 
     /// Await `fut` within the budget; `what` completes messages like "timed out after 3s …".
-    pub async fn within<T>(&self, what: &str, fut: impl Future<Output = T>) -> Result<T, Fail> {
+    pub async fn within<T>(&self, what: &str, fut: impl Future<Output = T>) -> Result<T, Failed> {
         tokio::select! {
             biased;
-            () = self.cancel.cancelled() => Err(Fail {
-                reason: None,
-                message: format!("cancelled {what}"),
-            }),
+            () = self.cancel.cancelled() => Err(Failed::cancelled(format!("cancelled {what}"))),
             res = tokio::time::timeout_at(self.deadline, fut) => {
                 res.map_err(|_| self.expired(what))
             }
@@ -98,7 +68,7 @@ impl Budget {
 
 /// Connect to `address` (`host:port`, resolved here) within the budget. Refused, unreachable
 /// and unresolvable are `Connect`; a kernel-level connect timeout is `Timeout`.
-pub async fn connect(budget: &Budget, address: &str) -> Result<TcpStream, Fail> {
+pub async fn connect(budget: &Budget, address: &str) -> Result<TcpStream, Failed> {
     let what = format!("connecting to {address}");
     let stream = budget
         .within(&what, TcpStream::connect(address))
@@ -115,7 +85,7 @@ pub async fn write_all<W: AsyncWrite + Unpin>(
     w: &mut W,
     bytes: &[u8],
     what: &str,
-) -> Result<(), Fail> {
+) -> Result<(), Failed> {
     budget
         .within(what, async {
             w.write_all(bytes).await?;
@@ -134,7 +104,7 @@ pub async fn read_until<R: AsyncRead + Unpin>(
     limit: usize,
     what: &str,
     done: impl Fn(&[u8]) -> bool,
-) -> Result<bool, Fail> {
+) -> Result<bool, Failed> {
     let mut chunk = [0u8; 512];
     while buf.len() < limit && !done(buf) {
         let want = (limit - buf.len()).min(chunk.len());
@@ -152,12 +122,12 @@ pub async fn read_until<R: AsyncRead + Unpin>(
 
 /// Map an I/O error to a failure: timeouts are `Timeout`, everything else about the socket
 /// (refused, reset, unreachable, DNS) is `Connect`.
-pub fn io_fail(e: &io::Error, what: &str) -> Fail {
+pub fn io_fail(e: &io::Error, what: &str) -> Failed {
     let reason = match e.kind() {
         io::ErrorKind::TimedOut => FailureReason::Timeout,
         _ => FailureReason::Connect,
     };
-    Fail::new(
+    Failed::new(
         reason,
         format!("{what}: {}", sanitize(e.to_string().as_bytes(), 160)),
     )
@@ -183,16 +153,35 @@ pub fn sanitize(bytes: &[u8], max: usize) -> String {
     out
 }
 
+/// A `host:port` and a timeout: all the redis and postgres kinds need to reach their server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `host:port`.
+    pub address: String,
+    /// Bound on the whole run against it.
+    pub timeout: Duration,
+}
+
+impl Endpoint {
+    /// Validate the `address` and `timeout` keys; `None` when the context holds errors.
+    pub fn build(cx: &mut BuildCx<'_>, address: &str, timeout: Duration) -> Option<Endpoint> {
+        let address = require_address(cx, "address", address);
+        positive(cx, "timeout", timeout);
+        if cx.has_errors() {
+            return None;
+        }
+        Some(Endpoint {
+            address: address?,
+            timeout,
+        })
+    }
+}
+
 /// Report a zero duration at `key` (the kinds' timeouts must be positive).
 pub fn positive(cx: &mut BuildCx<'_>, key: &str, d: Duration) {
     if d.is_zero() {
         cx.error(key, "must be greater than zero");
     }
-}
-
-/// A duration as milliseconds with one decimal, e.g. `0.4 ms`.
-pub fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
 #[cfg(test)]

@@ -17,8 +17,10 @@ use serde::Deserialize;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::netio::{self, Budget, Fail, positive};
-use crate::spec::{BuildCx, require_address};
+use crate::expect::fmt_duration;
+use crate::failed::Failed;
+use crate::netio::{self, Budget, Endpoint};
+use crate::spec::BuildCx;
 use crate::{FailureReason, Kind, Outcome, Probe, RunContext};
 
 /// `SSLRequest`: length 8, code 80877103.
@@ -57,22 +59,14 @@ fn default_timeout() -> Duration {
 /// A validated `postgres` probe.
 #[derive(Debug)]
 pub struct PostgresProbe {
-    address: String,
-    timeout: Duration,
+    endpoint: Endpoint,
 }
 
 impl PostgresSpec {
     /// Validate into a probe; problems are reported at their keys.
     pub fn build(&self, cx: &mut BuildCx<'_>) -> Option<PostgresProbe> {
-        let address = require_address(cx, "address", &self.address);
-        positive(cx, "timeout", self.timeout);
-        if cx.has_errors() {
-            return None;
-        }
-        Some(PostgresProbe {
-            address: address?,
-            timeout: self.timeout,
-        })
+        let endpoint = Endpoint::build(cx, &self.address, self.timeout)?;
+        Some(PostgresProbe { endpoint })
     }
 }
 
@@ -82,15 +76,15 @@ impl Probe for PostgresProbe {
     }
 
     async fn run(&self, cx: &RunContext) -> Outcome {
-        self.check(cx).await.unwrap_or_else(Fail::into_outcome)
+        self.check(cx).await.unwrap_or_else(Failed::into_outcome)
     }
 }
 
 impl PostgresProbe {
-    async fn check(&self, cx: &RunContext) -> Result<Outcome, Fail> {
+    async fn check(&self, cx: &RunContext) -> Result<Outcome, Failed> {
         let started = Instant::now();
-        let budget = Budget::new(cx, self.timeout);
-        let mut stream = netio::connect(&budget, &self.address).await?;
+        let budget = Budget::new(cx, self.endpoint.timeout);
+        let mut stream = netio::connect(&budget, &self.endpoint.address).await?;
         netio::write_all(&budget, &mut stream, &SSL_REQUEST, "sending SSLRequest").await?;
         let mut answer = Vec::with_capacity(1);
         let what = "waiting for the SSLRequest answer";
@@ -99,22 +93,22 @@ impl PostgresProbe {
             Some(b'N') => {}
             Some(b'S') => {
                 drop(stream);
-                stream = netio::connect(&budget, &self.address).await?;
+                stream = netio::connect(&budget, &self.endpoint.address).await?;
             }
             Some(_) => {
                 let msg = format!(
                     "not a PostgreSQL server: answered SSLRequest with {:?}",
                     netio::sanitize(&answer, 1)
                 );
-                return Err(Fail::new(FailureReason::Protocol, msg));
+                return Err(Failed::new(FailureReason::Protocol, msg));
             }
             None => {
                 let msg = "connection closed without answering SSLRequest";
-                return Err(Fail::new(FailureReason::Protocol, msg));
+                return Err(Failed::new(FailureReason::Protocol, msg));
             }
         }
         let verdict = startup(&budget, &mut stream).await?;
-        let took = netio::ms(started.elapsed());
+        let took = fmt_duration(started.elapsed());
         Ok(match verdict {
             Startup::AuthRequested => {
                 Outcome::success(format!("accepting connections (auth requested) in {took}"))
@@ -140,12 +134,12 @@ enum Startup {
 }
 
 /// Send the `StartupMessage` and judge the first message of the answer.
-async fn startup(budget: &Budget, stream: &mut TcpStream) -> Result<Startup, Fail> {
+async fn startup(budget: &Budget, stream: &mut TcpStream) -> Result<Startup, Failed> {
     netio::write_all(budget, stream, &startup_message(), "sending StartupMessage").await?;
     let what = "waiting for the answer to StartupMessage";
     let mut header = Vec::with_capacity(5);
     let eof = netio::read_until(budget, stream, &mut header, 5, what, |_| false).await?;
-    let protocol = |msg: String| Fail::new(FailureReason::Protocol, msg);
+    let protocol = |msg: String| Failed::new(FailureReason::Protocol, msg);
     let (false, &[kind, a, b, c, d]) = (eof, &header[..]) else {
         let msg = format!(
             "connection closed after {} bytes of a message",

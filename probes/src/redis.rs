@@ -7,8 +7,10 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::netio::{self, Budget, Fail, positive};
-use crate::spec::{BuildCx, require_address};
+use crate::expect::fmt_duration;
+use crate::failed::Failed;
+use crate::netio::{self, Budget, Endpoint};
+use crate::spec::BuildCx;
 use crate::{FailureReason, Kind, Outcome, Probe, RunContext};
 
 /// `PING` as a RESP array of one bulk string (what redis-cli sends).
@@ -48,22 +50,14 @@ fn default_timeout() -> Duration {
 /// A validated `redis` probe.
 #[derive(Debug)]
 pub struct RedisProbe {
-    address: String,
-    timeout: Duration,
+    endpoint: Endpoint,
 }
 
 impl RedisSpec {
     /// Validate into a probe; problems are reported at their keys.
     pub fn build(&self, cx: &mut BuildCx<'_>) -> Option<RedisProbe> {
-        let address = require_address(cx, "address", &self.address);
-        positive(cx, "timeout", self.timeout);
-        if cx.has_errors() {
-            return None;
-        }
-        Some(RedisProbe {
-            address: address?,
-            timeout: self.timeout,
-        })
+        let endpoint = Endpoint::build(cx, &self.address, self.timeout)?;
+        Some(RedisProbe { endpoint })
     }
 }
 
@@ -73,14 +67,14 @@ impl Probe for RedisProbe {
     }
 
     async fn run(&self, cx: &RunContext) -> Outcome {
-        self.ping(cx).await.unwrap_or_else(Fail::into_outcome)
+        self.ping(cx).await.unwrap_or_else(Failed::into_outcome)
     }
 }
 
 impl RedisProbe {
-    async fn ping(&self, cx: &RunContext) -> Result<Outcome, Fail> {
-        let budget = Budget::new(cx, self.timeout);
-        let mut stream = netio::connect(&budget, &self.address).await?;
+    async fn ping(&self, cx: &RunContext) -> Result<Outcome, Failed> {
+        let budget = Budget::new(cx, self.endpoint.timeout);
+        let mut stream = netio::connect(&budget, &self.endpoint.address).await?;
         let sent = Instant::now();
         netio::write_all(&budget, &mut stream, PING, "sending PING").await?;
         let mut buf = Vec::with_capacity(64);
@@ -96,7 +90,7 @@ impl RedisProbe {
         .await?;
         let took = sent.elapsed();
         Ok(match parse_reply(&buf, eof || buf.len() >= MAX_REPLY) {
-            Reply::Pong => Outcome::success(format!("PONG in {}", netio::ms(took))),
+            Reply::Pong => Outcome::success(format!("PONG in {}", fmt_duration(took))),
             Reply::Error(line) => {
                 Outcome::failure(FailureReason::Status, format!("redis answered {line}"))
             }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use tokio::time::Instant;
 
-use crate::netio::{self, Budget, Fail, positive};
+use crate::expect::fmt_duration;
+use crate::failed::Failed;
+use crate::netio::{self, Budget, positive};
 use crate::spec::{BuildCx, require_address};
 use crate::{FailureReason, Kind, Outcome, Probe, RunContext};
 
@@ -92,12 +94,12 @@ impl Probe for TcpProbe {
     }
 
     async fn run(&self, cx: &RunContext) -> Outcome {
-        self.exchange(cx).await.unwrap_or_else(Fail::into_outcome)
+        self.exchange(cx).await.unwrap_or_else(Failed::into_outcome)
     }
 }
 
 impl TcpProbe {
-    async fn exchange(&self, cx: &RunContext) -> Result<Outcome, Fail> {
+    async fn exchange(&self, cx: &RunContext) -> Result<Outcome, Failed> {
         let started = Instant::now();
         let budget = Budget::new(cx, self.connect_timeout);
         let mut stream = netio::connect(&budget, &self.address).await?;
@@ -106,7 +108,7 @@ impl TcpProbe {
             return Ok(Outcome::success(format!(
                 "connected to {} in {}",
                 self.address,
-                netio::ms(connected)
+                fmt_duration(connected)
             )));
         }
 
@@ -118,7 +120,7 @@ impl TcpProbe {
             return Ok(Outcome::success(format!(
                 "connected and sent {} bytes in {}",
                 self.send.as_ref().map_or(0, Vec::len),
-                netio::ms(started.elapsed())
+                fmt_duration(started.elapsed())
             )));
         };
         let mut buf = Vec::with_capacity(prefix.len());
@@ -134,7 +136,7 @@ impl TcpProbe {
 /// The verdict on a reply `got` against the expected `prefix`.
 fn judge_prefix(prefix: &[u8], got: &[u8], eof: bool, took: Duration) -> Outcome {
     if got.starts_with(prefix) {
-        Outcome::success(format!("reply matched in {}", netio::ms(took)))
+        Outcome::success(format!("reply matched in {}", fmt_duration(took)))
     } else if prefix.starts_with(got) && eof {
         let what = if got.is_empty() {
             "before replying"

@@ -25,7 +25,8 @@ use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use tokio_rustls::TlsConnector;
 
-use crate::netio::{self, Budget, Fail, positive};
+use crate::failed::Failed;
+use crate::netio::{self, Budget, positive};
 use crate::spec::{BuildCx, require_address};
 use crate::{FailureReason, Kind, Outcome, Probe, RunContext};
 
@@ -189,15 +190,15 @@ impl Probe for TlsProbe {
 }
 
 impl TlsProbe {
-    async fn handshake(&self, cx: &RunContext, recorder: Arc<Recorder>) -> Result<(), Fail> {
+    async fn handshake(&self, cx: &RunContext, recorder: Arc<Recorder>) -> Result<(), Failed> {
         if let Err(why) = &self.verifier {
-            return Err(Fail::new(FailureReason::Tls, why.clone()));
+            return Err(Failed::new(FailureReason::Tls, why.clone()));
         }
         let budget = Budget::new(cx, self.timeout);
         let tcp = netio::connect(&budget, &self.address).await?;
         let config = ClientConfig::builder_with_provider(self.provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| Fail::new(FailureReason::Tls, e.to_string()))?
+            .map_err(|e| Failed::new(FailureReason::Tls, e.to_string()))?
             .dangerous()
             .with_custom_certificate_verifier(recorder)
             .with_no_client_auth();
@@ -237,7 +238,7 @@ impl TlsProbe {
 
 /// Map a handshake error: not-TLS bytes are `protocol`, other rustls errors and a close
 /// mid-handshake are `tls`, socket errors go through [`netio::io_fail`].
-fn handshake_fail(e: &std::io::Error) -> Fail {
+fn handshake_fail(e: &std::io::Error) -> Failed {
     let (reason, msg) = match e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         Some(rustls::Error::InvalidMessage(m)) => (
             FailureReason::Protocol,
@@ -250,7 +251,7 @@ fn handshake_fail(e: &std::io::Error) -> Fail {
         ),
         None => return netio::io_fail(e, "during the TLS handshake"),
     };
-    Fail::new(reason, netio::sanitize(msg.as_bytes(), 200))
+    Failed::new(reason, netio::sanitize(msg.as_bytes(), 200))
 }
 
 /// The earliest `notAfter` of a presented chain and where it was.

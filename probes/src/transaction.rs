@@ -10,11 +10,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::HttpClient;
-use crate::exchange::{Failed, exchange};
+use crate::exchange::exchange;
 use crate::expect::json::brief;
 use crate::expect::{
     ExpectSpec, Expectation, JsonAssertion, JsonSpec, StatusSet, fmt_duration, parse_json,
 };
+use crate::failed::Failed;
 use crate::request::{ClientOverrides, Credential, RequestSpec, RequestTemplate};
 use crate::spec::BuildCx;
 use crate::target::Target;
@@ -166,12 +167,8 @@ impl TransactionSpec {
         for (i, c) in self.cleanup.iter().enumerate() {
             let built = cx.scoped(&format!("cleanup[{i}]"), |cx| {
                 let request = c.request.build(cx, &known_refs);
-                let default = StatusSet::parse(&[
-                    crate::expect::StatusSpec::Text("2xx".into()),
-                    crate::expect::StatusSpec::Code(404),
-                ])
-                .unwrap_or_else(|_| StatusSet::success());
-                let expect = c.expect.build(cx, default);
+                // Already gone (404) is clean.
+                let expect = c.expect.build(cx, StatusSet::success_and(&[404]));
                 Some(Cleanup {
                     name: c.name.clone().unwrap_or_else(|| "cleanup".into()),
                     request: request?,
@@ -286,7 +283,7 @@ impl TransactionProbe {
         loop {
             let resp = match exchange(&self.client, &req, &step.expect, &pcx, 1).await {
                 Ok(resp) => resp,
-                Err(f) if f.reason == FailureReason::Deadline => {
+                Err(f) if f.is(FailureReason::Deadline) => {
                     return Err(still_waiting(poll, &last_seen, started));
                 }
                 Err(f) => return Err(f),
@@ -433,9 +430,9 @@ impl Probe for TransactionProbe {
         let mut outcome = match (failure, cleanup_failure) {
             (None, None) => Outcome::success(timings),
             (None, Some(c)) => Outcome::failure(FailureReason::Cleanup, c),
-            (Some((what, f)), None) => f.into_outcome(&what),
+            (Some((what, f)), None) => f.context(&what).into_outcome(),
             (Some((what, f)), Some(c)) => {
-                let mut o = f.into_outcome(&what);
+                let mut o = f.context(&what).into_outcome();
                 o.message.push_str(&format!("; cleanup also failed: {c}"));
                 o
             }

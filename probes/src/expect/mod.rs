@@ -115,21 +115,16 @@ impl ExpectSpec {
 }
 
 impl Expectation {
-    /// Accept any 2xx, nothing else.
-    pub fn any_success() -> Self {
+    /// Only a status set: no body, header, JSON or latency assertion.
+    pub fn status_only(status: StatusSet) -> Self {
         Expectation {
-            status: StatusSet::success(),
+            status,
             json: Vec::new(),
             headers: Vec::new(),
             body_matches: None,
             body_not_matches: None,
             latency_under: None,
         }
-    }
-
-    /// Replace the accepted statuses.
-    pub fn set_status(&mut self, status: StatusSet) {
-        self.status = status;
     }
 
     /// The accepted statuses.

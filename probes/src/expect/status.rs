@@ -28,11 +28,11 @@ impl StatusSet {
         }
     }
 
-    /// Exactly these codes.
-    pub fn codes(codes: &[u16]) -> Self {
+    /// Any 2xx, and these codes too.
+    pub fn success_and(codes: &[u16]) -> Self {
         StatusSet {
             codes: codes.to_vec(),
-            classes: Vec::new(),
+            classes: vec![2],
         }
     }
 
