@@ -155,7 +155,7 @@ impl HttpClient {
         };
         tokio::select! {
             biased;
-            () = cx.cancel.cancelled() => Err(Failed::new(FailureReason::Deadline, "cancelled")),
+            () = cx.cancel.cancelled() => Err(Failed::cancelled("cancelled")),
             r = tokio::time::timeout_at(cx.deadline, exchange) => match r {
                 Ok(result) => result,
                 Err(_) => Err(Failed::new(

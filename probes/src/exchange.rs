@@ -29,7 +29,7 @@ pub async fn exchange(
             if retries_left > 0 && wait < cx.remaining() {
                 retries_left -= 1;
                 tokio::select! {
-                    () = cx.cancel.cancelled() => {}
+                    () = cx.cancel.cancelled() => return Err(Failed::cancelled("cancelled while waiting out a 429")),
                     () = tokio::time::sleep(wait) => continue,
                 }
             }

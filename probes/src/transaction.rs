@@ -309,7 +309,7 @@ impl TransactionProbe {
                 return Err(still_waiting(poll, &last_seen, started));
             }
             tokio::select! {
-                () = cx.cancel.cancelled() => return Err(Failed::new(FailureReason::Deadline, "cancelled while polling")),
+                () = cx.cancel.cancelled() => return Err(Failed::cancelled("cancelled while polling")),
                 () = tokio::time::sleep(pause) => {}
             }
             pause = pause.mul_f64(poll.backoff).min(poll.max_every);

@@ -300,3 +300,41 @@ async fn too_few_latency_samples_are_inconclusive_until_the_window_fills() {
     assert_eq!(third.verdict, Verdict::Success, "{}", third.message);
     assert_eq!(third.latency.unwrap().samples, 120);
 }
+
+/// A run cancelled mid-way (shutdown) has not judged the target: inconclusive, not a failure.
+async fn cancel_after(probe: &AnyProbe, after: Duration) -> prober_probes::Outcome {
+    let cx = RunContext::new(Duration::from_secs(30));
+    let cancel = cx.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        cancel.cancel();
+    });
+    probe.run(&cx).await
+}
+
+#[tokio::test]
+async fn a_cancelled_request_is_inconclusive() {
+    let sim = sim(Faults {
+        hang_rate: 1.0,
+        ..Faults::default()
+    })
+    .await;
+    let o = cancel_after(&build(&target(&sim), health()), Duration::from_millis(200)).await;
+    assert_eq!(o.verdict, Verdict::Inconclusive, "{}", o.message);
+}
+
+#[tokio::test]
+async fn a_cancelled_transaction_is_inconclusive_and_still_cleans_up() {
+    let sim = sim(Faults {
+        stuck_agents: true,
+        ..Faults::default()
+    })
+    .await;
+    let o = cancel_after(
+        &build(&target(&sim), spawn("1h")),
+        Duration::from_millis(500),
+    )
+    .await;
+    assert_eq!(o.verdict, Verdict::Inconclusive, "{}", o.message);
+    assert_eq!(sim.stats().count("DELETE", "/api/agents/{id}"), 1);
+}
