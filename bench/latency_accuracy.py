@@ -83,10 +83,11 @@ def hdr_bucket_width_us(value_us: int) -> int:
 
 
 def hdr_reported(seconds: float) -> float:
-    """What the prober's histogram would report for this value: its bucket's upper end."""
+    """What the prober's histogram reports for this value: its bucket's middle
+    (hdrhistogram's median_equivalent: lowest value + half the width)."""
     us = max(1, int(seconds * 1e6))
     width = hdr_bucket_width_us(us)
-    return ((us // width) * width + width - 1) / 1e6
+    return ((us // width) * width + width // 2) / 1e6
 
 
 def cpu_times() -> tuple[int, int]:
@@ -489,7 +490,7 @@ min_samples = {min(100, n)}
                 f"give an error of {signed_ms(ref_hdr_err)} ms instead of {signed_ms(re_['p50'])}, "
                 f"leaving {signed_ms(pe['p50'] - ref_hdr_err)} ms to the prober itself (bucket "
                 f"width at {delayed_p50_us / 1e3:.1f} ms: {hdr_bucket_width_us(delayed_p50_us)} "
-                f"µs, reported as its upper end)",
+                f"µs, reported as its middle)",
             ]
         goals += [
             f"- **Overhead no worse than blackbox_exporter** (prober zero-delay P50 and P99 ≤ "
