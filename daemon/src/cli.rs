@@ -31,6 +31,10 @@ pub enum LogFormat {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The daemon: run the probes continuously; serve metrics, status and health.
+    Run(RunArgs),
+    /// The simulator and the daemon together on loopback, with the built-in config; no setup.
+    Demo(DemoArgs),
     /// Run every configured probe once and report; a CI/CD gate (exit 1 on any failure).
     Check(CheckArgs),
     /// Run the Godel simulator alone, with optional faults.
@@ -38,6 +42,43 @@ pub enum Command {
     /// Print or validate configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// What the daemon exports.
+    #[command(subcommand)]
+    Metrics(MetricsCommand),
+}
+
+/// `prober run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Configuration file (TOML or YAML); default: the built-in configuration. Reloaded on
+    /// SIGHUP and `POST /-/reload`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address of the HTTP server (overrides `daemon.listen`, default 0.0.0.0:17373).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+}
+
+/// `prober demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address of the daemon's HTTP server.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:17373")]
+    pub listen: SocketAddr,
+    /// Address of the simulator.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7373")]
+    pub sim_listen: SocketAddr,
+}
+
+/// `prober metrics …`.
+#[derive(Debug, Subcommand)]
+pub enum MetricsCommand {
+    /// Every metric the binary can export: name, type, labels and help.
+    Catalog {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
 }
 
 /// `prober check`.

@@ -4,15 +4,23 @@
 mod check;
 mod cli;
 mod config;
+mod demo;
+mod history;
+mod metrics;
+mod recorder;
 mod report;
+mod run_cmd;
+mod scheduler;
+mod server;
 mod sim_cmd;
+mod status;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use cli::{Cli, Command, ConfigCommand, LogFormat};
+use cli::{Cli, Command, ConfigCommand, LogFormat, MetricsCommand};
 
 /// Everything passed.
 pub const EXIT_OK: i32 = 0;
@@ -64,6 +72,12 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match &cli.command {
+            Command::Run(args) => run_cmd::run(args).await,
+            Command::Demo(args) => demo::run(args).await,
+            Command::Metrics(MetricsCommand::Catalog { format }) => {
+                print!("{}", metrics::catalog_listing(*format));
+                Ok(EXIT_OK)
+            }
             Command::Check(args) => check::run(args).await,
             Command::Sim(args) => sim_cmd::run(args).await,
             Command::Config(ConfigCommand::PrintDefault) => {
@@ -79,10 +93,10 @@ fn main() -> ExitCode {
                 println!("{}: valid, {} probes", loaded.source, loaded.probes.len());
                 for p in &loaded.probes {
                     println!(
-                        "  {:<24} {:<12} every {:<8} deadline {}",
+                        "  {:<24} {:<12} {:<14} deadline {}",
                         p.name,
                         p.spec.kind().as_label(),
-                        humantime::format_duration(p.every).to_string(),
+                        p.schedule.to_string(),
                         humantime::format_duration(p.deadline)
                     );
                 }
@@ -104,8 +118,8 @@ fn main() -> ExitCode {
 fn init_tracing(cli: &Cli) {
     // A one-shot check prints a report on stdout: keep stderr to warnings unless asked.
     let default = match cli.command {
-        Command::Check(_) | Command::Config(_) => "warn",
-        Command::Sim(_) => "info",
+        Command::Check(_) | Command::Config(_) | Command::Metrics(_) => "warn",
+        Command::Sim(_) | Command::Run(_) | Command::Demo(_) => "info",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()

@@ -5,6 +5,7 @@ mod load;
 mod raw;
 mod validate;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +25,23 @@ pub struct Config {
     pub target: Target,
     /// The probes, in file order.
     pub probes: Vec<ProbeDef>,
+    /// Settings of the daemon.
+    pub daemon: DaemonSettings,
+}
+
+/// `[daemon]`, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DaemonSettings {
+    /// HTTP server address.
+    pub listen: SocketAddr,
+    /// Most runs in flight at once (at least 1).
+    pub max_concurrent_runs: usize,
+    /// Share of an interval added at random to each run, in [0, 1).
+    pub jitter: f64,
+    /// First runs are spread over this long (capped by each probe's interval).
+    pub startup_stagger: Duration,
+    /// Bound on a graceful shutdown.
+    pub shutdown_timeout: Duration,
 }
 
 /// One configured probe.
@@ -31,14 +49,52 @@ pub struct Config {
 pub struct ProbeDef {
     /// Unique name (the `probe` label).
     pub name: String,
-    /// Interval between runs.
-    pub every: Duration,
+    /// When it runs.
+    pub schedule: Schedule,
     /// Deadline of one run.
     pub deadline: Duration,
     /// The definition it was built from (reload keeps probes whose definition is unchanged).
     pub spec: ProbeSpec,
     /// The runnable probe.
     pub probe: Arc<AnyProbe>,
+}
+
+/// When a probe runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Schedule {
+    /// Every interval, with jitter.
+    Every(Duration),
+}
+
+impl Schedule {
+    /// Whether runs follow a cron expression (rather than an interval).
+    pub fn is_cron(&self) -> bool {
+        false
+    }
+}
+
+impl std::fmt::Display for Schedule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Schedule::Every(d) => write!(f, "every {}", humantime::format_duration(*d)),
+        }
+    }
+}
+
+impl ProbeDef {
+    /// The schedule as people read it: `every 10s`, `cron 0 3 * * *`.
+    pub fn schedule_text(&self) -> String {
+        self.schedule.to_string()
+    }
+
+    /// Whether `other` is the same probe: same name, schedule, deadline and definition. Such a
+    /// probe keeps its history across a reload.
+    pub fn same_as(&self, other: &ProbeDef) -> bool {
+        self.name == other.name
+            && self.schedule == other.schedule
+            && self.deadline == other.deadline
+            && self.spec == other.spec
+    }
 }
 
 /// Why a configuration could not be used. Every message names the file and key.

@@ -16,6 +16,9 @@ pub struct RawConfig {
     /// Defaults for every probe.
     #[serde(default)]
     pub defaults: RawDefaults,
+    /// The daemon (`prober run`): where it listens and how it schedules.
+    #[serde(default)]
+    pub daemon: RawDaemon,
     /// The probes, `[[probe]]` tables; parsed by [`RawProbe::parse`] so that errors inside a
     /// probe keep their full key path.
     #[serde(default, rename = "probe")]
@@ -119,6 +122,59 @@ fn default_every() -> Duration {
     Duration::from_secs(30)
 }
 fn default_deadline() -> Duration {
+    Duration::from_secs(10)
+}
+
+/// `[daemon]`: settings of `prober run` (ignored by `prober check`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDaemon {
+    /// Address of the HTTP server (`/metrics`, `/healthz`, `/readyz`, `/api/v1/status`, `/`,
+    /// `POST /-/reload`). Default `0.0.0.0:17373`.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Most probe runs in flight at once, across all probes (default 4). Runs wait for a slot;
+    /// a run's deadline starts when it gets one.
+    #[serde(default = "default_max_concurrent_runs")]
+    pub max_concurrent_runs: usize,
+    /// Random delay added to each interval run, as a share of the interval (default 0.1).
+    #[serde(default = "default_jitter")]
+    pub jitter: f64,
+    /// First runs after start are spread at random over this long, or the probe's interval if
+    /// shorter (default 10s).
+    #[serde(default = "default_startup_stagger", with = "humantime_serde")]
+    pub startup_stagger: Duration,
+    /// On SIGTERM/SIGINT, in-flight runs are cancelled (cleanups still run) and the process
+    /// exits within this long (default 10s).
+    #[serde(default = "default_shutdown_timeout", with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for RawDaemon {
+    fn default() -> Self {
+        RawDaemon {
+            listen: default_listen(),
+            max_concurrent_runs: default_max_concurrent_runs(),
+            jitter: default_jitter(),
+            startup_stagger: default_startup_stagger(),
+            shutdown_timeout: default_shutdown_timeout(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "0.0.0.0:17373".into()
+}
+fn default_max_concurrent_runs() -> usize {
+    4
+}
+fn default_jitter() -> f64 {
+    0.1
+}
+fn default_startup_stagger() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_shutdown_timeout() -> Duration {
     Duration::from_secs(10)
 }
 

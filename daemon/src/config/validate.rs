@@ -1,6 +1,7 @@
 //! Raw configuration → [`Config`]: resolves secrets, checks every key, and builds every probe,
 //! collecting all problems (each with its key path) before giving up.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +13,8 @@ use prober_probes::target::{Auth, HttpLimits, Redirects};
 use prober_probes::{SpecError, Target};
 
 use super::load::Overrides;
-use super::raw::{RawAuth, RawClient, RawConfig, RawProbe, RawTarget};
-use super::{Config, ConfigError, ProbeDef};
+use super::raw::{RawAuth, RawClient, RawConfig, RawDaemon, RawProbe, RawTarget};
+use super::{Config, ConfigError, DaemonSettings, ProbeDef, Schedule};
 
 /// Validate `raw` from the file `name` (relative paths resolve against `base_dir`).
 pub fn validate(
@@ -36,6 +37,7 @@ pub fn validate(
     if raw.defaults.deadline.is_zero() {
         problem("defaults.deadline", "must be greater than zero".into());
     }
+    let daemon = daemon(&raw.daemon, &mut problem);
     let Some(target) = target else {
         return Err(ConfigError::Invalid {
             file: name.to_string(),
@@ -95,7 +97,7 @@ pub fn validate(
         if let Some(probe) = built {
             probes.push(ProbeDef {
                 name: p.name.clone(),
-                every,
+                schedule: Schedule::Every(every),
                 deadline,
                 spec: p.spec.clone(),
                 probe: Arc::new(probe),
@@ -108,12 +110,56 @@ pub fn validate(
             source: name.to_string(),
             target,
             probes,
+            daemon,
         })
     } else {
         Err(ConfigError::Invalid {
             file: name.to_string(),
             problems,
         })
+    }
+}
+
+/// `[daemon]`: problems are reported, and the default stands in so validation can go on.
+fn daemon(raw: &RawDaemon, problem: &mut impl FnMut(&str, String)) -> DaemonSettings {
+    let listen = raw.listen.parse().unwrap_or_else(|e| {
+        problem(
+            "daemon.listen",
+            format!(
+                "expected an address like 0.0.0.0:17373, got {:?}: {e}",
+                raw.listen
+            ),
+        );
+        SocketAddr::from(([127, 0, 0, 1], 0))
+    });
+    if raw.max_concurrent_runs == 0 {
+        problem("daemon.max_concurrent_runs", "must be at least 1".into());
+    }
+    if !(0.0..1.0).contains(&raw.jitter) {
+        problem(
+            "daemon.jitter",
+            format!(
+                "expected a share of the interval in [0, 1), got {}",
+                raw.jitter
+            ),
+        );
+    }
+    if raw.shutdown_timeout.is_zero() {
+        problem(
+            "daemon.shutdown_timeout",
+            "must be greater than zero".into(),
+        );
+    }
+    DaemonSettings {
+        listen,
+        max_concurrent_runs: raw.max_concurrent_runs.max(1),
+        jitter: if (0.0..1.0).contains(&raw.jitter) {
+            raw.jitter
+        } else {
+            0.0
+        },
+        startup_stagger: raw.startup_stagger,
+        shutdown_timeout: raw.shutdown_timeout,
     }
 }
 

@@ -1,0 +1,300 @@
+//! The scheduler: one task per probe, each running its probe on an interval (with jitter and a
+//! start-up stagger) or a cron schedule, never overlapping itself (missed runs are counted as
+//! skipped), within a global limit of runs in flight, each bounded by its deadline. Reloads are
+//! diffed: unchanged probes keep running with their history.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use prober_probes::{FailureReason, Outcome, RunContext, Target};
+use tokio::sync::Semaphore;
+use tokio::time::{Instant, sleep, sleep_until, timeout};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{info, warn};
+
+use crate::config::{Config, DaemonSettings, ProbeDef, Schedule};
+use crate::history::ProbeHistory;
+use crate::recorder::{ProbeSlot, Recorder, lock};
+
+/// A run that ignores its deadline is abandoned this long after it (cleanups have their own
+/// budget of up to 10 s by default on top of the deadline).
+const ABANDON_AFTER: Duration = Duration::from_secs(30);
+/// How often the scheduler proves it is alive (`/healthz`).
+const HEARTBEAT: Duration = Duration::from_secs(1);
+
+struct Running {
+    slot: Arc<ProbeSlot>,
+    stop: CancellationToken,
+}
+
+/// What a reload changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// Probes unchanged: still running, history kept.
+    pub kept: usize,
+    /// Probes whose definition changed: restarted with a new history.
+    pub changed: usize,
+    /// New probes.
+    pub added: usize,
+    /// Probes no longer configured: stopped, their series removed.
+    pub removed: usize,
+}
+
+impl std::fmt::Display for Applied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} kept, {} changed, {} added, {} removed",
+            self.kept, self.changed, self.added, self.removed
+        )
+    }
+}
+
+/// Runs the configured probes.
+pub struct Scheduler {
+    recorder: Arc<Recorder>,
+    settings: DaemonSettings,
+    target: Option<Target>,
+    semaphore: Arc<Semaphore>,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+    running: HashMap<String, Running>,
+}
+
+impl Scheduler {
+    /// A scheduler with no probes; the heartbeat starts now.
+    pub fn new(recorder: Arc<Recorder>, settings: &DaemonSettings) -> Self {
+        let shutdown = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let beat = recorder.clone();
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            loop {
+                beat.beat();
+                tokio::select! {
+                    () = sleep(HEARTBEAT) => {}
+                    () = stop.cancelled() => return,
+                }
+            }
+        });
+        Scheduler {
+            recorder,
+            settings: settings.clone(),
+            target: None,
+            semaphore: Arc::new(Semaphore::new(settings.max_concurrent_runs)),
+            shutdown,
+            tasks,
+            running: HashMap::new(),
+        }
+    }
+
+    /// Run `config`'s probes: keep those unchanged, restart changed ones, start new ones and
+    /// stop removed ones. Scheduler settings (concurrency, jitter) take effect for new tasks.
+    pub fn apply(&mut self, config: &Config) -> Applied {
+        let mut applied = Applied::default();
+        if self.settings.max_concurrent_runs != config.daemon.max_concurrent_runs {
+            // In-flight runs keep their permits from the old semaphore; new runs use the new one.
+            self.semaphore = Arc::new(Semaphore::new(config.daemon.max_concurrent_runs));
+        }
+        self.settings = config.daemon.clone();
+        let same_target = self.target.as_ref() == Some(&config.target);
+        let mut previous = std::mem::take(&mut self.running);
+        let mut slots = Vec::with_capacity(config.probes.len());
+        for def in &config.probes {
+            let slot = match previous.remove(&def.name) {
+                Some(old) if old.slot.def.same_as(def) && same_target => {
+                    applied.kept += 1;
+                    slots.push(old.slot.clone());
+                    self.running.insert(def.name.clone(), old);
+                    continue;
+                }
+                Some(old) if old.slot.def.same_as(def) => {
+                    // Same probe, new target or keys: restart it on the new target but keep
+                    // its history.
+                    old.stop.cancel();
+                    applied.kept += 1;
+                    let history = std::mem::replace(
+                        &mut *lock(&old.slot.history),
+                        ProbeHistory::new(&def.name, def.probe.kind(), def.schedule_text()),
+                    );
+                    Arc::new(ProbeSlot::with_history(def.clone(), history))
+                }
+                Some(old) => {
+                    old.stop.cancel();
+                    applied.changed += 1;
+                    Arc::new(ProbeSlot::new(def.clone()))
+                }
+                None => {
+                    applied.added += 1;
+                    Arc::new(ProbeSlot::new(def.clone()))
+                }
+            };
+            slots.push(slot.clone());
+            let stop = self.shutdown.child_token();
+            self.spawn(slot.clone(), stop.clone());
+            self.running
+                .insert(def.name.clone(), Running { slot, stop });
+        }
+        for (_, old) in previous {
+            old.stop.cancel();
+            applied.removed += 1;
+        }
+        self.target = Some(config.target.clone());
+        self.recorder
+            .set_probes(slots, &config.source, &config.target);
+        applied
+    }
+
+    /// The settings in effect.
+    pub fn settings(&self) -> &DaemonSettings {
+        &self.settings
+    }
+
+    fn spawn(&self, slot: Arc<ProbeSlot>, stop: CancellationToken) {
+        let task = ProbeTask {
+            slot,
+            recorder: self.recorder.clone(),
+            semaphore: self.semaphore.clone(),
+            stop,
+            jitter: self.settings.jitter,
+            stagger: self.settings.startup_stagger,
+        };
+        self.tasks.spawn(task.run());
+    }
+
+    /// Cancel every run (cleanups still run) and wait for the tasks, at most `bound`. Returns
+    /// whether everything ended in time.
+    pub async fn shutdown(self, bound: Duration) -> bool {
+        self.shutdown.cancel();
+        self.tasks.close();
+        timeout(bound, self.tasks.wait()).await.is_ok()
+    }
+}
+
+/// One probe's loop.
+struct ProbeTask {
+    slot: Arc<ProbeSlot>,
+    recorder: Arc<Recorder>,
+    semaphore: Arc<Semaphore>,
+    stop: CancellationToken,
+    jitter: f64,
+    stagger: Duration,
+}
+
+impl ProbeTask {
+    async fn run(self) {
+        let def = &self.slot.def;
+        let mut grid = Instant::now() + self.first_delay();
+        let mut due = grid;
+        loop {
+            tokio::select! {
+                () = sleep_until(due) => {}
+                () = self.stop.cancelled() => return,
+            }
+            let outcome = tokio::select! {
+                permit = self.semaphore.clone().acquire_owned() => {
+                    let Ok(_permit) = permit else { return };
+                    self.run_once(def).await
+                }
+                () = self.stop.cancelled() => return,
+            };
+            // A run cancelled by a reload or shutdown says nothing about the target.
+            if self.stop.is_cancelled() {
+                return;
+            }
+            self.recorder.run_finished(&self.slot, &outcome);
+            let (next, skipped) = next_run(&def.schedule, grid, Instant::now());
+            if skipped > 0 {
+                self.recorder.runs_skipped(&self.slot, skipped);
+            }
+            grid = next;
+            due = next + self.jitter_for(&def.schedule);
+        }
+    }
+
+    async fn run_once(&self, def: &ProbeDef) -> Outcome {
+        self.recorder.run_started(&self.slot);
+        let mut cx = RunContext::new(def.deadline);
+        cx.cancel = self.stop.child_token();
+        let started = Instant::now();
+        match timeout(def.deadline + ABANDON_AFTER, def.probe.run(&cx)).await {
+            Ok(outcome) => outcome,
+            Err(_) => {
+                warn!(probe = %def.name, "run ignored its deadline; abandoned");
+                let mut o = Outcome::failure(
+                    FailureReason::Deadline,
+                    format!(
+                        "the run did not end within its deadline ({}) and was abandoned",
+                        humantime::format_duration(def.deadline)
+                    ),
+                );
+                o.duration = started.elapsed();
+                o
+            }
+        }
+    }
+
+    /// Spread first runs so a restart does not fire every probe at once.
+    fn first_delay(&self) -> Duration {
+        match &self.slot.def.schedule {
+            Schedule::Every(every) => (*every).min(self.stagger).mul_f64(fastrand::f64()),
+        }
+    }
+
+    fn jitter_for(&self, schedule: &Schedule) -> Duration {
+        match schedule {
+            Schedule::Every(every) => every.mul_f64(self.jitter * fastrand::f64()),
+        }
+    }
+}
+
+/// The next grid point after `now` for a run scheduled at `grid`, and how many grid points were
+/// missed while the run was in flight.
+fn next_run(schedule: &Schedule, grid: Instant, now: Instant) -> (Instant, u64) {
+    match schedule {
+        Schedule::Every(every) => {
+            let mut next = grid + *every;
+            let mut skipped = 0;
+            if next <= now {
+                let behind = now.duration_since(next).as_nanos() / every.as_nanos().max(1);
+                skipped = behind as u64 + 1;
+                next += every.saturating_mul(skipped as u32);
+            }
+            (next, skipped)
+        }
+    }
+}
+
+/// Log what a reload did.
+pub fn log_applied(applied: &Applied, source: &str) {
+    info!(config = %source, kept = applied.kept, changed = applied.changed,
+        added = applied.added, removed = applied.removed, "configuration applied");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_longer_than_its_interval_skips_the_ticks_it_covered() {
+        let every = Schedule::Every(Duration::from_secs(10));
+        let t0 = Instant::now();
+        // Finished within the interval: next tick, nothing skipped.
+        assert_eq!(
+            next_run(&every, t0, t0 + Duration::from_secs(3)),
+            (t0 + Duration::from_secs(10), 0)
+        );
+        // Ran 25 s: the ticks at 10 s and 20 s were missed; the next is at 30 s.
+        assert_eq!(
+            next_run(&every, t0, t0 + Duration::from_secs(25)),
+            (t0 + Duration::from_secs(30), 2)
+        );
+        // Exactly on a tick counts it as missed.
+        assert_eq!(
+            next_run(&every, t0, t0 + Duration::from_secs(10)),
+            (t0 + Duration::from_secs(20), 1)
+        );
+    }
+}
