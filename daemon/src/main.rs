@@ -8,6 +8,8 @@ mod report;
 #[allow(dead_code)] // wired by the daemon (lead engineer)
 mod schedule;
 mod sim_cmd;
+#[allow(dead_code)] // wired by the daemon (lead engineer)
+mod status;
 
 use std::process::ExitCode;
 
