@@ -13,6 +13,7 @@ mod run_cmd;
 mod scheduler;
 mod server;
 mod sim_cmd;
+mod schedule;
 mod status;
 
 use std::process::ExitCode;
