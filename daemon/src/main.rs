@@ -5,6 +5,8 @@ mod check;
 mod cli;
 mod config;
 mod report;
+#[allow(dead_code)] // wired by the scheduler
+mod resources;
 mod sim_cmd;
 
 use std::process::ExitCode;
