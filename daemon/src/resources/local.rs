@@ -10,9 +10,9 @@ use tokio::time::Instant;
 use super::cgroup::{self, Cgroup, CpuCounter, CpuLimit};
 use super::host::{Host, MIN_CPU_INTERVAL};
 
-/// Where a local reading came from.
+/// Source of a reading from the process's cgroup.
 pub const SOURCE_CGROUP: &str = "cgroup";
-/// Where a local reading came from.
+/// Source of a reading from the whole host.
 pub const SOURCE_HOST: &str = "host";
 
 /// One local reading: the ratio (or why there is none) and its source.

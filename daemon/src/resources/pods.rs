@@ -100,7 +100,7 @@ impl PodsSampler {
         config.connect_timeout = Some(CONNECT_TIMEOUT);
         config.read_timeout = Some(API_TIMEOUT);
         let client = Client::try_from(config).map_err(|e| ResourceError::Client {
-            detail: sanitize(&e.to_string()),
+            detail: sanitize(&chain(&e)),
         })?;
         Ok(PodsSampler {
             client,
@@ -169,7 +169,7 @@ impl PodsSampler {
 async fn from_file(path: &Path) -> Result<Config, ResourceError> {
     let detail = |e: KubeconfigError| match e {
         KubeconfigError::Parse(_) => "not a valid kubeconfig YAML file".to_string(),
-        other => sanitize(&other.to_string()),
+        other => sanitize(&chain(&other)),
     };
     let kubeconfig = Kubeconfig::read_from(path).map_err(|e| ResourceError::Kubeconfig {
         path: path.to_path_buf(),
@@ -300,7 +300,7 @@ fn amount(q: &str) -> Result<f64, String> {
 /// and clipped) when it sent a real `Status`, and a hint for the usual causes.
 fn describe(e: &kube::Error, metrics_api: bool) -> String {
     let kube::Error::Api(status) = e else {
-        return sanitize(&e.to_string());
+        return sanitize(&chain(e));
     };
     // kube's stand-in for an error body that was not a Status (a proxy's HTML, a plain-text
     // 404): that body is not quoted, it is not the API server speaking.
@@ -331,6 +331,22 @@ fn describe(e: &kube::Error, metrics_api: bool) -> String {
         out.push_str(" (");
         out.push_str(hint);
         out.push(')');
+    }
+    out
+}
+
+/// An error and its sources, "a: b: c", skipping a source whose text its parent already
+/// shows (kube and hyper often repeat it).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = s.source();
     }
     out
 }
@@ -623,19 +639,25 @@ mod tests {
             "message": format!("denied: Authorization: Bearer {TOKEN}"),
             "reason": "Forbidden", "code": 403});
         let plain = format!("404 page not found\nAuthorization: Bearer {TOKEN}\n");
-        for (code, body) in [
-            (StatusCode::FORBIDDEN, status.to_string()),
-            (StatusCode::NOT_FOUND, plain),
-        ] {
+        let cases = [
+            (
+                StatusCode::FORBIDDEN,
+                status.to_string(),
+                "metrics.k8s.io: 403 Forbidden: denied: Authorization: Bearer *** (the service \
+                 account needs list on pods and on pods.metrics.k8s.io)",
+            ),
+            // Not a Status: the body is not quoted at all.
+            (
+                StatusCode::NOT_FOUND,
+                plain,
+                "metrics.k8s.io: 404 Not Found (is metrics-server installed?)",
+            ),
+        ];
+        for (code, body, want) in cases {
             let f = fake(two_pods(), (code, body));
             let (mut s, _dir) = sampler(f).await;
             for r in s.sample().await {
-                let e = r.value.unwrap_err();
-                assert!(!e.contains(TOKEN), "{e}");
-                assert!(
-                    e.starts_with(&format!("metrics.k8s.io: {}", code.as_u16())),
-                    "{e}"
-                );
+                assert_eq!(r.value, Err(want.to_string()));
             }
         }
     }
@@ -717,6 +739,7 @@ mod tests {
         for r in down.sample().await {
             let e = r.value.unwrap_err();
             assert!(e.starts_with("pods: "), "{e}");
+            assert!(e.contains("onnect"), "says it could not connect: {e}");
             assert!(!e.contains(TOKEN), "{e}");
         }
         // The first sampler is unaffected.
