@@ -602,8 +602,12 @@ mod tests {
         })
         .unwrap();
         let mut sampler = ResourceSampler::new(&cfg).await.unwrap();
+        fn send<T: Send>(t: T) -> T {
+            t
+        }
         for _ in 0..2 {
-            let readings = sampler.sample().await;
+            // The scheduler spawns it: the sampling future must be Send.
+            let readings = send(sampler.sample()).await;
             assert_eq!(readings.len(), 2);
             let (mem, cpu) = (&readings[0], &readings[1]);
             assert_eq!((mem.nfr, cpu.nfr), (Nfr::Memory, Nfr::Cpu));
