@@ -9,11 +9,12 @@ mod history;
 mod metrics;
 mod recorder;
 mod report;
+mod resources;
 mod run_cmd;
 mod scheduler;
 mod server;
-mod sim_cmd;
 mod schedule;
+mod sim_cmd;
 mod status;
 
 use std::process::ExitCode;
