@@ -11,9 +11,9 @@ mod recorder;
 mod report;
 mod resources;
 mod run_cmd;
+mod schedule;
 mod scheduler;
 mod server;
-mod schedule;
 mod sim_cmd;
 mod status;
 

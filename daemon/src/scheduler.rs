@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use prober_probes::{FailureReason, Outcome, RunContext, Target};
 use tokio::sync::Semaphore;
@@ -17,6 +17,8 @@ use tracing::{info, warn};
 use crate::config::{Config, DaemonSettings, ProbeDef, Schedule};
 use crate::history::ProbeHistory;
 use crate::recorder::{ProbeSlot, Recorder, lock};
+use crate::resources::ResourcesConfig;
+use crate::schedule::cron::Cron;
 
 /// A run that ignores its deadline is abandoned this long after it (cleanups have their own
 /// budget of up to 10 s by default on top of the deadline).
@@ -61,6 +63,7 @@ pub struct Scheduler {
     shutdown: CancellationToken,
     tasks: TaskTracker,
     running: HashMap<String, Running>,
+    resources: Option<(ResourcesConfig, CancellationToken)>,
 }
 
 impl Scheduler {
@@ -87,6 +90,7 @@ impl Scheduler {
             shutdown,
             tasks,
             running: HashMap::new(),
+            resources: None,
         }
     }
 
@@ -144,7 +148,28 @@ impl Scheduler {
         self.target = Some(config.target.clone());
         self.recorder
             .set_probes(slots, &config.source, &config.target);
+        self.apply_resources(config.resources.as_ref());
         applied
+    }
+
+    /// (Re)start the resource NFR loop when its settings changed.
+    fn apply_resources(&mut self, wanted: Option<&ResourcesConfig>) {
+        if self.resources.as_ref().map(|(c, _)| c) == wanted {
+            return;
+        }
+        if let Some((_, stop)) = self.resources.take() {
+            stop.cancel();
+        }
+        match wanted {
+            Some(cfg) => {
+                let stop = self.shutdown.child_token();
+                let task =
+                    crate::resources::task::run(cfg.clone(), self.recorder.clone(), stop.clone());
+                self.tasks.spawn(task);
+                self.resources = Some((cfg.clone(), stop));
+            }
+            None => self.recorder.nfrs_measured(Vec::new()),
+        }
     }
 
     /// The settings in effect.
@@ -236,18 +261,30 @@ impl ProbeTask {
         }
     }
 
-    /// Spread first runs so a restart does not fire every probe at once.
+    /// Interval probes start at a random point of the stagger, so that a restart does not fire
+    /// every probe at once; cron probes at their next time.
     fn first_delay(&self) -> Duration {
         match &self.slot.def.schedule {
             Schedule::Every(every) => (*every).min(self.stagger).mul_f64(fastrand::f64()),
+            Schedule::Cron(cron) => until_next_fire(cron, SystemTime::now()),
         }
     }
 
+    /// Interval runs drift at random by up to `jitter` of the interval; cron runs are on time.
     fn jitter_for(&self, schedule: &Schedule) -> Duration {
         match schedule {
             Schedule::Every(every) => every.mul_f64(self.jitter * fastrand::f64()),
+            Schedule::Cron(_) => Duration::ZERO,
         }
     }
+}
+
+/// A year: how long a cron probe that never fires again sleeps before looking again.
+const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
+
+fn until_next_fire(cron: &Cron, now: SystemTime) -> Duration {
+    cron.next_after(now)
+        .map_or(NEVER, |t| t.duration_since(now).unwrap_or_default())
 }
 
 /// The next grid point after `now` for a run scheduled at `grid`, and how many grid points were
@@ -263,6 +300,21 @@ fn next_run(schedule: &Schedule, grid: Instant, now: Instant) -> (Instant, u64) 
                 next += every.saturating_mul(skipped as u32);
             }
             (next, skipped)
+        }
+        Schedule::Cron(cron) => {
+            let wall = SystemTime::now();
+            let grid_wall = wall - now.saturating_duration_since(grid);
+            // Fire times that passed while the run was in flight were skipped (bounded count).
+            let mut skipped = 0;
+            let mut t = grid_wall;
+            while let Some(fire) = cron.next_after(t) {
+                if fire > wall || skipped >= 10_000 {
+                    break;
+                }
+                skipped += 1;
+                t = fire;
+            }
+            (now + until_next_fire(cron, wall), skipped)
         }
     }
 }

@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use prober_probes::{AnyProbe, ProbeSpec, SpecError, Target};
 
+use crate::resources::ResourcesConfig;
+use crate::schedule::cron::Cron;
+
 pub use load::{ConfigSource, Overrides, load};
 
 /// The built-in default configuration (probes the default Godel profile).
@@ -27,6 +30,8 @@ pub struct Config {
     pub probes: Vec<ProbeDef>,
     /// Settings of the daemon.
     pub daemon: DaemonSettings,
+    /// Resource NFRs to measure (None when disabled).
+    pub resources: Option<ResourcesConfig>,
 }
 
 /// `[daemon]`, validated.
@@ -64,12 +69,14 @@ pub struct ProbeDef {
 pub enum Schedule {
     /// Every interval, with jitter.
     Every(Duration),
+    /// At the times of a cron expression (UTC).
+    Cron(Arc<Cron>),
 }
 
 impl Schedule {
     /// Whether runs follow a cron expression (rather than an interval).
     pub fn is_cron(&self) -> bool {
-        false
+        matches!(self, Schedule::Cron(_))
     }
 }
 
@@ -77,6 +84,7 @@ impl std::fmt::Display for Schedule {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Schedule::Every(d) => write!(f, "every {}", humantime::format_duration(*d)),
+            Schedule::Cron(c) => write!(f, "cron {c}"),
         }
     }
 }

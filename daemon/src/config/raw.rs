@@ -19,6 +19,9 @@ pub struct RawConfig {
     /// The daemon (`prober run`): where it listens and how it schedules.
     #[serde(default)]
     pub daemon: RawDaemon,
+    /// Resource NFRs (NFR5 memory, NFR6 CPU): of the host or container, or of Godel's pods.
+    #[serde(default)]
+    pub resources: crate::resources::RawResources,
     /// The probes, `[[probe]]` tables; parsed by [`RawProbe::parse`] so that errors inside a
     /// probe keep their full key path.
     #[serde(default, rename = "probe")]
@@ -187,12 +190,15 @@ pub struct RawProbe {
     pub every: Option<Duration>,
     /// Deadline of one run (default `defaults.deadline`).
     pub deadline: Option<Duration>,
+    /// A cron expression (5 fields, UTC, e.g. `0 3 * * *`) instead of `every`, for heavy
+    /// probes such as a nightly load run.
+    pub schedule: Option<String>,
     /// `kind` and the kind's keys. Unknown keys are rejected by the kind's own spec.
     pub spec: ProbeSpec,
 }
 
 /// The keys every probe has besides its kind's own.
-const COMMON_KEYS: [&str; 4] = ["name", "every", "deadline", "kind"];
+const COMMON_KEYS: [&str; 5] = ["name", "every", "schedule", "deadline", "kind"];
 
 impl RawProbe {
     /// Parse one `[[probe]]` table: the common keys, then the rest by its `kind`. Errors carry
@@ -227,6 +233,7 @@ impl RawProbe {
         }
         let every = duration("every", &mut errors);
         let deadline = duration("deadline", &mut errors);
+        let schedule = text("schedule", &mut errors);
         let kind = text("kind", &mut errors);
         if kind.is_none() && !dict.contains_key("kind") {
             errors.push((
@@ -259,6 +266,7 @@ impl RawProbe {
                 name,
                 every,
                 deadline,
+                schedule,
                 spec,
             }),
             _ => Err(errors),

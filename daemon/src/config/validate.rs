@@ -15,6 +15,7 @@ use prober_probes::{SpecError, Target};
 use super::load::Overrides;
 use super::raw::{RawAuth, RawClient, RawConfig, RawDaemon, RawProbe, RawTarget};
 use super::{Config, ConfigError, DaemonSettings, ProbeDef, Schedule};
+use crate::schedule::cron::Cron;
 
 /// Validate `raw` from the file `name` (relative paths resolve against `base_dir`).
 pub fn validate(
@@ -38,6 +39,7 @@ pub fn validate(
         problem("defaults.deadline", "must be greater than zero".into());
     }
     let daemon = daemon(&raw.daemon, &mut problem);
+    let resources = crate::resources::validate(&raw.resources, base_dir, &mut problem);
     let Some(target) = target else {
         return Err(ConfigError::Invalid {
             file: name.to_string(),
@@ -84,6 +86,26 @@ pub fn validate(
         if every.is_zero() {
             problem(&format!("{at}.every"), "must be greater than zero".into());
         }
+        let schedule = match &p.schedule {
+            None => Schedule::Every(every),
+            Some(_) if p.every.is_some() => {
+                problem(
+                    &format!("{at}.schedule"),
+                    "set either every (an interval) or schedule (cron), not both".into(),
+                );
+                Schedule::Every(every)
+            }
+            Some(expr) => match expr.parse::<Cron>() {
+                Ok(cron) => Schedule::Cron(Arc::new(cron)),
+                Err(e) => {
+                    problem(
+                        &format!("{at}.schedule"),
+                        format!("invalid cron expression {expr:?}: {e}"),
+                    );
+                    Schedule::Every(every)
+                }
+            },
+        };
         if deadline.is_zero() {
             problem(
                 &format!("{at}.deadline"),
@@ -97,7 +119,7 @@ pub fn validate(
         if let Some(probe) = built {
             probes.push(ProbeDef {
                 name: p.name.clone(),
-                schedule: Schedule::Every(every),
+                schedule,
                 deadline,
                 spec: p.spec.clone(),
                 probe: Arc::new(probe),
@@ -111,6 +133,7 @@ pub fn validate(
             target,
             probes,
             daemon,
+            resources,
         })
     } else {
         Err(ConfigError::Invalid {

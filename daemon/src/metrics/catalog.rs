@@ -45,7 +45,8 @@ pub struct MetricInfo {
     /// Type.
     #[serde(rename = "type")]
     pub kind: MetricType,
-    /// Help text (plain ASCII: no quotes or backslashes, the same in both text formats).
+    /// Help text (plain ASCII: no quotes or backslashes, the same in both text formats; no
+    /// final period, prometheus-client adds one).
     pub help: &'static str,
     /// Label names, in order.
     pub labels: &'static [&'static str],
@@ -85,39 +86,39 @@ macro_rules! catalog {
 
 catalog! {
     PROBE_SUCCESS = "prober_probe_success", Gauge, ["probe", "kind"],
-        "1 if the last run of the probe succeeded, else 0.";
+        "1 if the last run of the probe succeeded, else 0";
     PROBE_DURATION = "prober_probe_duration_seconds", Histogram, ["probe", "kind"],
-        "Wall time of probe runs in seconds.";
+        "Wall time of probe runs in seconds";
     PROBE_RUNS = "prober_probe_runs_total", Counter, ["probe", "kind", "result"],
-        "Probe runs by result: success, failure or inconclusive.";
+        "Probe runs by result: success, failure or inconclusive";
     PROBE_FAILURES = "prober_probe_failures_total", Counter, ["probe", "kind", "reason"],
-        "Failed probe runs by reason, from a closed set.";
+        "Failed probe runs by reason, from a closed set";
     PROBE_SKIPPED = "prober_probe_skipped_runs_total", Counter, ["probe", "kind"],
-        "Scheduled runs skipped because the previous run of the probe was still in flight.";
+        "Scheduled runs skipped because the previous run of the probe was still in flight";
     PROBE_LAST_RUN = "prober_probe_last_run_timestamp_seconds", Gauge, ["probe"],
-        "Unix time when the last run of the probe finished.";
+        "Unix time when the last run of the probe finished";
     LATENCY = "prober_latency_seconds", Gauge, ["probe", "quantile"],
-        "Latency percentiles over the sliding window, from an HDR histogram.";
+        "Latency percentiles over the sliding window, from an HDR histogram";
     LATENCY_SAMPLES = "prober_latency_window_samples", Gauge, ["probe"],
-        "Samples in the sliding window behind prober_latency_seconds.";
+        "Samples in the sliding window behind prober_latency_seconds";
     STEP_DURATION = "prober_step_duration_seconds", Histogram, ["probe", "step"],
-        "Wall time of each step of a multi-step probe in seconds.";
+        "Wall time of each step of a multi-step probe in seconds";
     BURST_RATIO = "prober_burst_success_ratio", Gauge, ["probe"],
-        "Share of the last burst's requests that succeeded.";
+        "Share of the last burst's requests that succeeded";
     TLS_EXPIRY = "prober_tls_cert_expiry_timestamp_seconds", Gauge, ["probe"],
-        "Unix time when the earliest certificate of the chain expires.";
+        "Unix time when the earliest certificate of the chain expires";
     NFR_VALUE = "prober_nfr_value", Gauge, ["nfr"],
-        "Measured value of a non-functional requirement (resource NFRs: used / limit).";
+        "Measured value of a non-functional requirement (resource NFRs: used / limit)";
     NFR_THRESHOLD = "prober_nfr_threshold", Gauge, ["nfr"],
-        "Limit of a non-functional requirement.";
+        "Limit of a non-functional requirement";
     NFR_BREACHED = "prober_nfr_breached", Gauge, ["nfr"],
-        "1 while the measured value exceeds the limit.";
+        "1 while the measured value exceeds the limit";
     RELOAD_SUCCESS = "prober_config_reload_success", Gauge, [],
-        "1 if the last configuration load or reload succeeded, 0 if it was refused.";
+        "1 if the last configuration load or reload succeeded, 0 if it was refused";
     RELOAD_TIMESTAMP = "prober_config_last_reload_timestamp_seconds", Gauge, [],
-        "Unix time of the last successful configuration load or reload.";
+        "Unix time of the last successful configuration load or reload";
     BUILD_INFO = "prober_build_info", Gauge, ["version", "revision"],
-        "Always 1; the labels say which build is running.";
+        "Always 1; the labels say which build is running";
 }
 
 /// Buckets of `prober_probe_duration_seconds`: dense around the 200 ms budget.
@@ -302,7 +303,50 @@ mod tests {
     #[test]
     fn every_catalog_metric_is_registered_with_its_type() {
         let mut registry = Registry::default();
-        let _metrics = Metrics::register(&mut registry);
+        let m = Metrics::register(&mut registry);
+        // Families without a series are not written: give each one.
+        let pk = ProbeKindLabels {
+            probe: "p".into(),
+            kind: "http",
+        };
+        let p = ProbeLabels { probe: "p".into() };
+        let nfr = NfrLabels { nfr: "NFR5" };
+        m.probe_success.get_or_create(&pk).set(1);
+        m.probe_duration.get_or_create(&pk).observe(0.1);
+        m.probe_runs
+            .get_or_create(&ResultLabels {
+                probe: "p".into(),
+                kind: "http",
+                result: "success",
+            })
+            .inc();
+        m.probe_failures
+            .get_or_create(&ReasonLabels {
+                probe: "p".into(),
+                kind: "http",
+                reason: "status",
+            })
+            .inc();
+        m.probe_skipped.get_or_create(&pk).inc();
+        m.probe_last_run.get_or_create(&p).set(1.0);
+        m.latency
+            .get_or_create(&QuantileLabels {
+                probe: "p".into(),
+                quantile: "0.5",
+            })
+            .set(0.1);
+        m.latency_samples.get_or_create(&p).set(1);
+        m.step_duration
+            .get_or_create(&StepLabels {
+                probe: "p".into(),
+                step: "s".into(),
+            })
+            .observe(0.1);
+        m.burst_ratio.get_or_create(&p).set(1.0);
+        m.tls_expiry.get_or_create(&p).set(1.0);
+        m.nfr_value.get_or_create(&nfr).set(0.5);
+        m.nfr_threshold.get_or_create(&nfr).set(0.8);
+        m.nfr_breached.get_or_create(&nfr).set(0);
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
         for info in CATALOG {
@@ -335,6 +379,11 @@ mod tests {
             assert!(
                 info.help.is_ascii() && !info.help.contains(['"', '\\', '\n']),
                 "{}: help must read the same in both text formats",
+                info.name
+            );
+            assert!(
+                !info.help.ends_with('.'),
+                "{}: the library adds the period",
                 info.name
             );
             assert!(

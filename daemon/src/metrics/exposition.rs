@@ -134,7 +134,7 @@ mod tests {
         let mut registry = Registry::default();
         let c: Counter = Counter::default();
         c.inc();
-        registry.register("runs", "Runs.", c);
+        registry.register("runs", "Runs", c);
         let om = encode(&registry, Format::OpenMetrics);
         assert!(
             om.contains("# TYPE runs counter") && om.ends_with("# EOF\n"),

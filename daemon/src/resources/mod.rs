@@ -10,6 +10,7 @@ mod local;
 mod pods;
 mod quantity;
 mod selector;
+pub mod task;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -104,6 +105,7 @@ impl ResourcesConfig {
     }
 
     /// The pods scope, if configured (else the local container or host is measured).
+    #[cfg(test)]
     pub fn pods(&self) -> Option<&PodsConfig> {
         self.pods.as_ref()
     }
@@ -119,16 +121,19 @@ pub struct PodsConfig {
 
 impl PodsConfig {
     /// Namespace (a valid DNS label).
+    #[cfg(test)]
     pub fn namespace(&self) -> &str {
         &self.namespace
     }
 
     /// Label selector (syntactically valid).
+    #[cfg(test)]
     pub fn selector(&self) -> &str {
         &self.selector
     }
 
     /// Kubeconfig file, resolved against the config file's directory.
+    #[cfg(test)]
     pub fn kubeconfig(&self) -> Option<&Path> {
         self.kubeconfig.as_deref()
     }

@@ -302,6 +302,7 @@ impl Cron {
     }
 
     /// The expression as written (trimmed).
+    #[cfg(test)]
     pub fn as_str(&self) -> &str {
         &self.text
     }
