@@ -13,7 +13,7 @@ fn main() {
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_hexdigit()))
         .unwrap_or_else(|| "unknown".into());
-    println!("cargo:rustc-env=PROBER_GIT_REVISION={revision}");
+    println!("cargo:rustc-env=BUILD_GIT_REVISION={revision}");
     for path in ["../.git/HEAD", "../.git/refs/heads", "../.git/packed-refs"] {
         println!("cargo:rerun-if-changed={path}");
     }

@@ -116,7 +116,7 @@ async fn run_probes(config: &Config, probes: &[&config::ProbeDef]) -> Vec<ProbeR
         }
         match outcome.verdict.reason() {
             Some(reason) => {
-                warn!(probe = %def.name, kind = probe.kind().as_label(), reason = reason.as_label(), message = %outcome.message, "probe failed")
+                warn!(probe = %def.name, kind = probe.kind().as_label(), reason = reason.as_label(), detail = %outcome.message, "probe failed")
             }
             None => info!(probe = %def.name, result = outcome.verdict.as_label(), "probe done"),
         }

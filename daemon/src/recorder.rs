@@ -318,7 +318,8 @@ impl Recorder {
             }
             m.latency_samples.get_or_create(&p).set(l.samples as i64);
         }
-        {
+        // Steps of a transaction (other kinds' sub-requests are not steps of a flow).
+        if slot.kind() == Kind::Transaction {
             let mut seen = lock(&slot.steps);
             for step in &outcome.steps {
                 if !seen.contains(&step.name) {
@@ -346,12 +347,12 @@ impl Recorder {
         let duration = outcome.duration;
         match transition {
             Transition::Failing(reason) => warn!(
-                probe = %probe, kind, reason = reason.as_label(), ?duration, message = %message,
+                probe = %probe, kind, reason = reason.as_label(), ?duration, detail = %message,
                 "probe failing"
             ),
             Transition::StillFailing => debug!(
                 probe = %probe, kind, reason = outcome.verdict.reason().map(FailureReason::as_label),
-                message = %message, "probe still failing"
+                detail = %message, "probe still failing"
             ),
             Transition::Recovered { failures, for_ } => info!(
                 probe = %probe, kind, failures, failing_for = ?for_, "probe recovered"
@@ -445,6 +446,15 @@ impl Recorder {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .clone();
+        // Each lock is taken and released on its own: `ready()` locks `last_reload` again.
+        let last_reload = lock(&self.last_reload).clone();
+        let ready = self.ready();
+        let probes = self
+            .slots()
+            .iter()
+            .map(|s| lock(&s.history).status(now))
+            .collect();
+        let nfrs = lock(&self.nfrs).clone();
         StatusSnapshot {
             version: env!("CARGO_PKG_VERSION"),
             started_at: self
@@ -455,14 +465,10 @@ impl Recorder {
             now: unix_now(),
             config_source,
             target,
-            last_reload: lock(&self.last_reload).clone(),
-            ready: self.ready(),
-            probes: self
-                .slots()
-                .iter()
-                .map(|s| lock(&s.history).status(now))
-                .collect(),
-            nfrs: lock(&self.nfrs).clone(),
+            last_reload,
+            ready,
+            probes,
+            nfrs,
         }
     }
 }

@@ -24,6 +24,9 @@ pub enum MetricType {
     Gauge,
     /// Buckets, `_sum` and `_count`.
     Histogram,
+    /// Precomputed quantiles over a sliding window (`quantile` label). prometheus-client has
+    /// no summary type: the family is a gauge family, typed `summary` by the exposition.
+    Summary,
 }
 
 impl MetricType {
@@ -33,6 +36,7 @@ impl MetricType {
             MetricType::Counter => "counter",
             MetricType::Gauge => "gauge",
             MetricType::Histogram => "histogram",
+            MetricType::Summary => "summary",
         }
     }
 }
@@ -97,7 +101,7 @@ catalog! {
         "Scheduled runs skipped because the previous run of the probe was still in flight";
     PROBE_LAST_RUN = "prober_probe_last_run_timestamp_seconds", Gauge, ["probe"],
         "Unix time when the last run of the probe finished";
-    LATENCY = "prober_latency_seconds", Gauge, ["probe", "quantile"],
+    LATENCY = "prober_latency_seconds", Summary, ["probe", "quantile"],
         "Latency percentiles over the sliding window, from an HDR histogram";
     LATENCY_SAMPLES = "prober_latency_window_samples", Gauge, ["probe"],
         "Samples in the sliding window behind prober_latency_seconds";
@@ -267,7 +271,7 @@ impl Metrics {
         build_info
             .get_or_create(&BuildLabels {
                 version: env!("CARGO_PKG_VERSION"),
-                revision: option_env!("PROBER_GIT_REVISION").unwrap_or("unknown"),
+                revision: option_env!("BUILD_GIT_REVISION").unwrap_or("unknown"),
             })
             .set(1);
         let m = &metrics;
@@ -347,8 +351,10 @@ mod tests {
         m.nfr_value.get_or_create(&nfr).set(0.5);
         m.nfr_threshold.get_or_create(&nfr).set(0.8);
         m.nfr_breached.get_or_create(&nfr).set(0);
-        let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        let text = crate::metrics::exposition::encode(
+            &registry,
+            crate::metrics::exposition::Format::OpenMetrics,
+        );
         for info in CATALOG {
             let family = match info.kind {
                 MetricType::Counter => info.name.strip_suffix("_total").unwrap(),

@@ -4,6 +4,8 @@
 
 use prometheus_client::registry::Registry;
 
+use super::catalog::{CATALOG, MetricType};
+
 /// Content type of the OpenMetrics text format.
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /// Content type of the Prometheus text format.
@@ -62,10 +64,23 @@ pub fn encode(registry: &Registry, format: Format) -> String {
     if let Err(e) = prometheus_client::encoding::text::encode(&mut openmetrics, registry) {
         tracing::error!(error = %e, "cannot encode metrics");
     }
+    let openmetrics = type_summaries(openmetrics);
     match format {
         Format::OpenMetrics => openmetrics,
         Format::PrometheusText => to_prometheus_text(&openmetrics),
     }
+}
+
+/// Percentiles over a sliding window with a `quantile` label are what a summary is (promtool
+/// rejects a `quantile` label on a gauge); prometheus-client has no summary type, so the
+/// catalog's summaries are registered as gauge families and typed here.
+fn type_summaries(mut text: String) -> String {
+    for info in CATALOG.iter().filter(|m| m.kind == MetricType::Summary) {
+        let gauge = format!("# TYPE {} gauge\n", info.name);
+        let summary = format!("# TYPE {} summary\n", info.name);
+        text = text.replacen(&gauge, &summary, 1);
+    }
+    text
 }
 
 /// OpenMetrics → Prometheus 0.0.4: counters' `# HELP`/`# TYPE` name the `_total` series, and
