@@ -412,7 +412,12 @@ impl Recorder {
     /// `Err(why)` when the scheduler has stalled: no heartbeat lately, or a run far past its
     /// deadline.
     pub fn health(&self) -> Result<(), String> {
-        let now = self.started.elapsed();
+        self.health_at(self.started.elapsed(), Instant::now())
+    }
+
+    /// [`Recorder::health`] as of `now` (`since_start` after the recorder was made).
+    fn health_at(&self, since_start: Duration, instant: Instant) -> Result<(), String> {
+        let now = since_start;
         let beat = Duration::from_millis(self.heartbeat_ms.load(Ordering::Relaxed));
         if now.saturating_sub(beat) > HEARTBEAT_STALE {
             return Err(format!(
@@ -420,7 +425,6 @@ impl Recorder {
                 now.saturating_sub(beat).as_secs()
             ));
         }
-        let instant = Instant::now();
         for slot in self.slots() {
             let since = lock(&slot.history).in_flight_since();
             if let Some(since) = since {
@@ -482,3 +486,92 @@ const QUANTILES: [(&str, Quantile); 4] = [
     ("0.99", |l| l.p99),
     ("0.999", |l| l.p999),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{self, ConfigSource, Overrides};
+
+    fn default_slots() -> (config::Config, Vec<Arc<ProbeSlot>>) {
+        let overrides = Overrides {
+            base_url: Some("http://127.0.0.1:1".into()),
+            api_key: Some(Secret::new("s3cr3t-admin")),
+            non_admin_key: Some(Secret::new("s3cr3t-user")),
+        };
+        let config = config::load(ConfigSource::Default, &overrides).unwrap();
+        let slots = config
+            .probes
+            .iter()
+            .cloned()
+            .map(ProbeSlot::new)
+            .map(Arc::new)
+            .collect();
+        (config, slots)
+    }
+
+    #[test]
+    fn health_fails_when_the_scheduler_stops_beating() {
+        let r = Recorder::new();
+        r.beat();
+        let now = Instant::now();
+        assert_eq!(r.health_at(Duration::from_secs(5), now), Ok(()));
+        let err = r.health_at(Duration::from_secs(20), now).unwrap_err();
+        assert!(err.contains("scheduler stalled"), "{err}");
+    }
+
+    #[test]
+    fn health_fails_when_a_run_is_stuck_past_its_deadline() {
+        let r = Recorder::new();
+        let (config, slots) = default_slots();
+        r.set_probes(slots.clone(), &config.source, &config.target);
+        r.beat();
+        let start = Instant::now();
+        let health = &slots[0];
+        r.run_started(health);
+        let deadline = health.def.deadline;
+        assert_eq!(r.health_at(Duration::ZERO, start + deadline), Ok(()));
+        let err = r
+            .health_at(
+                Duration::ZERO,
+                start + deadline + RUN_OVERDUE + Duration::from_secs(1),
+            )
+            .unwrap_err();
+        assert!(err.contains("probe health has been running"), "{err}");
+        r.run_finished(health, &Outcome::success("ok"));
+        let later = start + deadline + RUN_OVERDUE + Duration::from_secs(1);
+        assert_eq!(r.health_at(Duration::ZERO, later), Ok(()));
+    }
+
+    #[test]
+    fn ready_after_every_interval_probe_has_run_once() {
+        let r = Recorder::new();
+        let (config, slots) = default_slots();
+        r.set_probes(slots.clone(), &config.source, &config.target);
+        assert!(!r.ready(), "no config load recorded yet");
+        r.reload_finished(true, "loaded".into());
+        for (i, slot) in slots.iter().enumerate() {
+            assert!(!r.ready(), "ready before probe {i} ran");
+            r.run_finished(slot, &Outcome::failure(FailureReason::Status, "503"));
+        }
+        assert!(r.ready(), "a failed run still completes the first round");
+    }
+
+    #[test]
+    fn messages_are_redacted_before_they_are_kept() {
+        let r = Recorder::new();
+        let (config, slots) = default_slots();
+        r.set_probes(slots.clone(), &config.source, &config.target);
+        r.run_finished(
+            &slots[0],
+            &Outcome::failure(
+                FailureReason::Status,
+                "echoed s3cr3t-admin and s3cr3t-user!",
+            ),
+        );
+        let status = r.snapshot();
+        assert_eq!(
+            status.probes[0].last.as_ref().unwrap().message,
+            "echoed *** and ***!"
+        );
+    }
+}

@@ -349,4 +349,21 @@ mod tests {
             (t0 + Duration::from_secs(20), 1)
         );
     }
+
+    #[test]
+    fn a_cron_run_is_on_the_next_whole_minute_and_counts_missed_fire_times() {
+        let every_minute = Schedule::Cron(Arc::new("* * * * *".parse().unwrap()));
+        let now = Instant::now();
+        // Started 150 s ago: two or three minute marks passed since (depending on the second).
+        let grid = now - Duration::from_secs(150);
+        let (next, skipped) = next_run(&every_minute, grid, now);
+        assert!((2..=3).contains(&skipped), "{skipped}");
+        let wait = next.duration_since(now);
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(60),
+            "{wait:?}"
+        );
+        // Finished right away: nothing missed.
+        assert_eq!(next_run(&every_minute, now, now).1, 0);
+    }
 }

@@ -273,3 +273,152 @@ fn a_known_api_key_appears_in_no_output_of_any_command() {
         assert!(!o.contains(USER_KEY), "user key leaked in output {i}:\n{o}");
     }
 }
+
+#[test]
+fn config_check_lists_interval_and_cron_schedules() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("p.toml");
+    std::fs::write(
+        &file,
+        r#"
+[target]
+base_url = "http://127.0.0.1:7373"
+[[probe]]
+name = "health"
+kind = "http"
+every = "10s"
+request = { path = "/api/health" }
+[[probe]]
+name = "nightly"
+kind = "http"
+schedule = "0 3 * * *"
+deadline = "5m"
+request = { path = "/api/health" }
+"#,
+    )
+    .unwrap();
+    let out = prober(&["config", "check", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("every 10s"), "{t}");
+    assert!(t.contains("cron 0 3 * * *"), "{t}");
+}
+
+#[test]
+fn metrics_catalog_lists_every_metric_as_text_and_json() {
+    let out = prober(&["metrics", "catalog"]).output().unwrap();
+    assert!(out.status.success());
+    let table = String::from_utf8(out.stdout).unwrap();
+    let out = prober(&["metrics", "catalog", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(table.lines().count(), json.len());
+    for m in &json {
+        let name = m["name"].as_str().unwrap();
+        assert!(name.starts_with("prober_"));
+        assert!(table.contains(name), "{name} missing from the table");
+        assert!(
+            ["counter", "gauge", "histogram", "summary"].contains(&m["type"].as_str().unwrap())
+        );
+    }
+    for name in [
+        "prober_probe_success",
+        "prober_probe_failures_total",
+        "prober_nfr_breached",
+    ] {
+        assert!(json.iter().any(|m| m["name"] == name), "{name}");
+    }
+}
+
+/// `prober demo` on free ports: the URLs it prints work, a fault set with the curl line it
+/// prints breaks the matching probe, and Ctrl-C (SIGINT) ends it with 0.
+#[test]
+fn demo_prints_working_urls_and_a_fault_breaks_a_probe() {
+    let mut child = prober(&[
+        "demo",
+        "--listen",
+        "127.0.0.1:0",
+        "--sim-listen",
+        "127.0.0.1:0",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut banner = String::new();
+    while !banner.contains("Ctrl-C") {
+        let mut line = String::new();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "demo ended early: {banner}"
+        );
+        banner.push_str(&line);
+    }
+    let url_after = |label: &str| {
+        banner
+            .lines()
+            .find(|l| l.trim_start().starts_with(label))
+            .and_then(|l| l.split_whitespace().find(|w| w.starts_with("http://")))
+            .unwrap_or_else(|| panic!("no {label} URL in {banner}"))
+            .to_string()
+    };
+    let status_url = url_after("status JSON");
+    let faults_url = url_after("simulator faults");
+    let get = |url: &str| {
+        let out = Command::new("curl").args(["-sf", url]).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let probe_health = |name: &str| -> String {
+        let status: serde_json::Value = serde_json::from_str(&get(&status_url)).unwrap();
+        let probe = status["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned();
+        probe
+            .map(|p| p["health"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let wait_for = |name: &str, want: &str| {
+        for _ in 0..600 {
+            if probe_health(name) == want {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("{name} never became {want}");
+    };
+    wait_for("health", "passing");
+    // The banner tells how to set a fault: the same request, with another fault.
+    assert!(
+        banner.contains(&format!(
+            "curl -X POST -H 'X-API-Key: {}'",
+            prober_sim::DEFAULT_ADMIN_KEY
+        )) && banner.contains(&faults_url),
+        "{banner}"
+    );
+    let set = Command::new("curl")
+        .args([
+            "-sf",
+            "-X",
+            "POST",
+            "-H",
+            &format!("X-API-Key: {}", prober_sim::DEFAULT_ADMIN_KEY),
+        ])
+        .args(["-d", r#"{"unhealthy":true}"#, &faults_url])
+        .status()
+        .unwrap();
+    assert!(set.success());
+    wait_for("health", "failing");
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+}

@@ -590,3 +590,109 @@ async fn a_real_prometheus_scrapes_every_probe() {
     assert_eq!(meta, "counter");
     sim.shutdown().await;
 }
+
+/// The most agents alive at once in the simulator while `daemon` runs, sampled every 20 ms for
+/// `span`. With stuck agents, each in-flight transaction holds one until its cleanup.
+async fn max_live_agents(sim: &prober_sim::SimHandle, span: Duration) -> u64 {
+    let end = tokio::time::Instant::now() + span;
+    let mut max = 0;
+    while tokio::time::Instant::now() < end {
+        max = max.max(sim.stats().agents_live);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    max
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_longer_than_its_interval_is_skipped_not_overlapped() {
+    let sim = support::sim().await;
+    sim.set_faults(Faults {
+        stuck_agents: true,
+        ..Faults::default()
+    });
+    // Every second, but each run takes its whole 3 s deadline.
+    let spawn = SPAWN.replace("deadline = \"30s\"", "deadline = \"3s\"");
+    let daemon = Daemon::start(&config(&sim.base_url(), "", &spawn));
+    assert_eq!(
+        max_live_agents(&sim, Duration::from_secs(8)).await,
+        1,
+        "runs overlapped"
+    );
+    let e = eventually(Duration::from_secs(30), "two finished runs", || async {
+        let e = daemon.metrics().await;
+        let failed = e.value(
+            "prober_probe_runs_total",
+            &[("probe", "agent-spawn"), ("result", "failure")],
+        );
+        (failed >= Some(2.0)).then_some(e)
+    })
+    .await;
+    let skipped = e
+        .value(
+            "prober_probe_skipped_runs_total",
+            &[("probe", "agent-spawn")],
+        )
+        .unwrap();
+    assert!(
+        skipped >= 2.0,
+        "each 3 s run covers 2-3 one-second ticks: {skipped}"
+    );
+    let status = daemon.probe_status("agent-spawn").await;
+    assert!(
+        status["runs"]["skipped"].as_u64().unwrap() >= 2,
+        "{status:#}"
+    );
+    assert_eq!(status["last"]["reason"], "deadline");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_global_limit_bounds_runs_in_flight() {
+    let sim = support::sim().await;
+    sim.set_faults(Faults {
+        stuck_agents: true,
+        ..Faults::default()
+    });
+    let spawn = SPAWN.replace("deadline = \"30s\"", "deadline = \"2s\"");
+    let two = format!(
+        "{spawn}{}",
+        spawn.replace("\"agent-spawn\"", "\"agent-spawn-2\"")
+    );
+    let limited = |limit: usize| {
+        config(&sim.base_url(), "", &two).replace(
+            "[daemon]\n",
+            &format!("[daemon]\nmax_concurrent_runs = {limit}\n"),
+        )
+    };
+    // Limit 1: the two probes take turns.
+    let daemon = Daemon::start(&limited(1));
+    assert_eq!(
+        max_live_agents(&sim, Duration::from_secs(8)).await,
+        1,
+        "the limit was exceeded"
+    );
+    let e = daemon.metrics().await;
+    for probe in ["agent-spawn", "agent-spawn-2"] {
+        let runs = e.value(
+            "prober_probe_runs_total",
+            &[("probe", probe), ("result", "failure")],
+        );
+        assert!(runs >= Some(1.0), "{probe} never ran: {runs:?}");
+    }
+    let mut daemon = daemon;
+    daemon.signal("TERM");
+    assert_eq!(
+        daemon.wait_exit(Duration::from_secs(20)).unwrap().code(),
+        Some(0)
+    );
+    // The control: with a limit of 2 they do overlap, so the check above can fail.
+    eventually(
+        Duration::from_secs(10),
+        "the first daemon's agents cleaned",
+        || async { (sim.stats().agents_live == 0).then_some(()) },
+    )
+    .await;
+    let _daemon = Daemon::start(&limited(2));
+    assert_eq!(max_live_agents(&sim, Duration::from_secs(8)).await, 2);
+    sim.shutdown().await;
+}
