@@ -422,3 +422,45 @@ fn demo_prints_working_urls_and_a_fault_breaks_a_probe() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+/// The README's metric table is documentation of the catalog: same names, types and labels.
+#[test]
+fn the_readme_documents_every_metric_of_the_catalog() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let out = prober(&["metrics", "catalog", "--format", "json"])
+        .output()
+        .unwrap();
+    let catalog: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let rows: Vec<&str> = readme
+        .lines()
+        .filter(|l| l.starts_with("| `prober_"))
+        .collect();
+    for m in &catalog {
+        let labels: Vec<&str> = m["labels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_str().unwrap())
+            .collect();
+        let row = format!(
+            "| `{}` | {} | {} |",
+            m["name"].as_str().unwrap(),
+            m["type"].as_str().unwrap(),
+            if labels.is_empty() {
+                "-".to_string()
+            } else {
+                labels.join(", ")
+            }
+        );
+        assert!(
+            rows.iter().any(|r| r.starts_with(&row)),
+            "README lacks the row {row}"
+        );
+    }
+    assert_eq!(
+        rows.len(),
+        catalog.len(),
+        "README lists metrics the binary does not export"
+    );
+}

@@ -696,3 +696,116 @@ async fn the_global_limit_bounds_runs_in_flight() {
     assert_eq!(max_live_agents(&sim, Duration::from_secs(8)).await, 2);
     sim.shutdown().await;
 }
+
+/// A fake Kubernetes API server on 127.0.0.1:0 (real Kubernetes JSON) serving one Godel pod
+/// using 90 MiB of a 100 MiB limit and 300m of a 1-CPU limit; returns a kubeconfig for it.
+async fn fake_kube_api(dir: &std::path::Path) -> std::path::PathBuf {
+    use axum::routing::get;
+    let pods = serde_json::json!({
+        "kind": "PodList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"},
+        "items": [{
+            "metadata": {"name": "godel-0", "namespace": "godel", "labels": {"app": "godel"}},
+            "spec": {"containers": [{"name": "api", "image": "godel:1",
+                "resources": {"limits": {"cpu": "1", "memory": "100Mi"}}}]},
+            "status": {"phase": "Running"}
+        }]
+    });
+    let metrics = serde_json::json!({
+        "kind": "PodMetricsList", "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {},
+        "items": [{
+            "metadata": {"name": "godel-0", "namespace": "godel"},
+            "timestamp": "2026-11-22T10:00:00Z", "window": "15s",
+            "containers": [{"name": "api", "usage": {"cpu": "300m", "memory": "90Mi"}}]
+        }]
+    });
+    let app = axum::Router::new()
+        .route(
+            "/api/v1/namespaces/godel/pods",
+            get(move || async move { axum::Json(pods) }),
+        )
+        .route(
+            "/apis/metrics.k8s.io/v1beta1/namespaces/godel/pods",
+            get(move || async move { axum::Json(metrics) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let path = dir.join("kubeconfig");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:{port}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\ncurrent-context: fake\nusers:\n- name: fake\n  user:\n    token: kube-token-9f8e7d\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn godel_pods_resources_become_nfr_metrics() {
+    let sim = support::sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = fake_kube_api(dir.path()).await;
+    let resources = format!(
+        "[resources]\nevery = \"1s\"\npods = {{ namespace = \"godel\", selector = \"app=godel\", kubeconfig = \"{}\" }}",
+        kubeconfig.display()
+    );
+    let cfg =
+        config(&sim.base_url(), "", HEALTH).replace("[resources]\nenabled = false", &resources);
+    let daemon = Daemon::start(&cfg);
+    let e = eventually(
+        Duration::from_secs(30),
+        "NFR values from the pods",
+        || async {
+            let e = daemon.metrics().await;
+            e.value("prober_nfr_value", &[("nfr", "NFR6")])
+                .is_some()
+                .then_some(e)
+        },
+    )
+    .await;
+    let nfr = |name: &str, id: &str| e.value(name, &[("nfr", id)]).unwrap();
+    assert!((nfr("prober_nfr_value", "NFR5") - 0.9).abs() < 1e-9);
+    assert_eq!(
+        nfr("prober_nfr_breached", "NFR5"),
+        1.0,
+        "90 % of memory is over 80 %"
+    );
+    assert!((nfr("prober_nfr_value", "NFR6") - 0.3).abs() < 1e-9);
+    assert_eq!(nfr("prober_nfr_breached", "NFR6"), 0.0);
+    assert_eq!(nfr("prober_nfr_threshold", "NFR5"), 0.8);
+    let status = daemon.status().await;
+    let nfrs = status["nfrs"].as_array().unwrap();
+    assert_eq!(nfrs[0]["nfr"], "NFR5");
+    assert_eq!(nfrs[0]["breached"], true);
+    assert!(
+        nfrs[0]["source"]
+            .as_str()
+            .unwrap()
+            .contains("godel/app=godel"),
+        "{nfrs:?}"
+    );
+    // The breach is logged once, however many samples see it.
+    eventually(Duration::from_secs(10), "more samples", || async {
+        (daemon
+            .logs()
+            .iter()
+            .filter(|l| l["fields"]["message"] == "probe run")
+            .count()
+            >= 3)
+            .then_some(())
+    })
+    .await;
+    let breaches = daemon
+        .logs()
+        .iter()
+        .filter(|l| l["fields"]["nfr"] == "NFR5" && l["level"] == "WARN")
+        .count();
+    assert_eq!(breaches, 1, "{:#?}", daemon.logs());
+    assert!(
+        !serde_json::to_string(&daemon.logs())
+            .unwrap()
+            .contains("kube-token-9f8e7d")
+    );
+    sim.shutdown().await;
+}
