@@ -98,10 +98,7 @@ impl Scheduler {
     /// stop removed ones. Scheduler settings (concurrency, jitter) take effect for new tasks.
     pub fn apply(&mut self, config: &Config) -> Applied {
         let mut applied = Applied::default();
-        if self.settings.max_concurrent_runs != config.daemon.max_concurrent_runs {
-            // In-flight runs keep their permits from the old semaphore; new runs use the new one.
-            self.semaphore = Arc::new(Semaphore::new(config.daemon.max_concurrent_runs));
-        }
+        self.resize_limit(config.daemon.max_concurrent_runs);
         self.settings = config.daemon.clone();
         let same_target = self.target.as_ref() == Some(&config.target);
         let mut previous = std::mem::take(&mut self.running);
@@ -169,6 +166,30 @@ impl Scheduler {
                 self.resources = Some((cfg.clone(), stop));
             }
             None => self.recorder.nfrs_measured(Vec::new()),
+        }
+    }
+
+    /// Change the limit of runs in flight on the one semaphore every task shares: a larger
+    /// limit takes effect at once; a smaller one as soon as enough runs have finished (their
+    /// permits are taken and forgotten), never by cutting a run short.
+    fn resize_limit(&mut self, limit: usize) {
+        let old = self.settings.max_concurrent_runs;
+        if limit > old {
+            self.semaphore.add_permits(limit - old);
+        } else if limit < old {
+            let excess = (old - limit) as u32;
+            let semaphore = self.semaphore.clone();
+            let stop = self.shutdown.clone();
+            self.tasks.spawn(async move {
+                tokio::select! {
+                    permits = semaphore.acquire_many_owned(excess) => {
+                        if let Ok(permits) = permits {
+                            permits.forget();
+                        }
+                    }
+                    () = stop.cancelled() => {}
+                }
+            });
         }
     }
 
@@ -365,5 +386,31 @@ mod tests {
         );
         // Finished right away: nothing missed.
         assert_eq!(next_run(&every_minute, now, now).1, 0);
+    }
+
+    #[tokio::test]
+    async fn the_run_limit_resizes_without_a_second_semaphore() {
+        let settings = crate::config::DaemonSettings {
+            listen: ([127, 0, 0, 1], 0).into(),
+            max_concurrent_runs: 4,
+            jitter: 0.0,
+            startup_stagger: Duration::ZERO,
+            shutdown_timeout: Duration::from_secs(1),
+        };
+        let mut s = Scheduler::new(Arc::new(Recorder::new()), &settings);
+        let held = s.semaphore.clone().acquire_many_owned(3).await.unwrap();
+        s.resize_limit(2);
+        s.settings.max_concurrent_runs = 2;
+        tokio::task::yield_now().await;
+        // 3 in flight, limit 2: nothing free; when they end, 2 permits remain.
+        assert_eq!(s.semaphore.available_permits(), 0);
+        drop(held);
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(s.semaphore.available_permits(), 2);
+        s.resize_limit(5);
+        assert_eq!(s.semaphore.available_permits(), 5);
+        assert!(s.shutdown(Duration::from_secs(1)).await);
     }
 }
