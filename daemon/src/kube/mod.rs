@@ -1,0 +1,2 @@
+//! Kubernetes: Deployments and their rollouts, Helm release history from release Secrets,
+//! Events, the Lease. Knows nothing of probes or verdicts.
