@@ -254,6 +254,7 @@ impl Probe for LatencyProbe {
         }
         let mut failures = FailureTally::default();
         let mut over_budget = vec![0u32; self.budgets.len()];
+        let mut samples = Vec::with_capacity(n as usize);
         for i in 0..n {
             if i > 0
                 && let Some(pace) = self.pace
@@ -266,11 +267,13 @@ impl Probe for LatencyProbe {
             match exchange(&self.client, &req, &self.expect, cx, 0).await {
                 Ok(resp) => {
                     self.record(resp.elapsed);
+                    samples.push(resp.elapsed);
                     if cx.one_shot
                         && let Some(breach) = self.certain_breach(&mut over_budget, resp.elapsed, n)
                     {
                         let mut o = Outcome::failure(FailureReason::Latency, breach);
                         o.latency = self.summary();
+                        o.samples = samples;
                         return o;
                     }
                 }
@@ -292,11 +295,13 @@ impl Probe for LatencyProbe {
                 .context(&what)
                 .into_outcome();
                 o.latency = Some(summary);
+                o.samples = samples;
                 return o;
             }
             _ => self.judge(&summary),
         };
         outcome.latency = Some(summary);
+        outcome.samples = samples;
         outcome
     }
 }

@@ -227,6 +227,9 @@ pub struct Outcome {
     pub cert_not_after: Option<SystemTime>,
     /// The target asked us to wait this long before trying again (429 `Retry-After`).
     pub retry_after: Option<Duration>,
+    /// This run's individual request latencies (latency kind; at most its request count), for
+    /// windows kept outside the probe, such as the rollout guard's post-rollout window.
+    pub samples: Vec<Duration>,
 }
 
 impl Outcome {
@@ -240,6 +243,7 @@ impl Outcome {
             burst_success_ratio: None,
             cert_not_after: None,
             retry_after: None,
+            samples: Vec::new(),
         }
     }
 

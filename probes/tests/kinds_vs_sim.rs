@@ -299,6 +299,14 @@ async fn too_few_latency_samples_are_inconclusive_until_the_window_fills() {
     let third = probe.run(&continuous()).await;
     assert_eq!(third.verdict, Verdict::Success, "{}", third.message);
     assert_eq!(third.latency.unwrap().samples, 120);
+    // Each run also hands out its own samples (the window holds all three runs'), in order.
+    assert_eq!(third.samples.len(), 40);
+    assert!(
+        third
+            .samples
+            .iter()
+            .all(|d| *d > Duration::ZERO && *d < Duration::from_secs(5))
+    );
 }
 
 /// A run cancelled mid-way (shutdown) has not judged the target: inconclusive, not a failure.
