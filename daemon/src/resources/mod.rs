@@ -268,35 +268,8 @@ pub struct NfrReading {
     pub source: String,
 }
 
-/// Why a [`ResourceSampler`] could not be built. Details never include file contents (a
-/// kubeconfig parse error would quote its lines, and they may hold a token).
-#[derive(Debug, thiserror::Error)]
-pub enum ResourceError {
-    /// The configured kubeconfig cannot be read or used.
-    #[error("kubeconfig {}: {detail}", path.display())]
-    Kubeconfig {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong with it.
-        detail: String,
-    },
-    /// No kubeconfig configured, and kube found neither a kubeconfig nor an in-cluster
-    /// service account.
-    #[error(
-        "no kubeconfig configured and none found (not in a cluster, no $KUBECONFIG or \
-         ~/.kube/config): {detail}"
-    )]
-    Infer {
-        /// kube's reasons.
-        detail: String,
-    },
-    /// The Kubernetes client could not be built from the configuration (e.g. TLS setup).
-    #[error("cannot build a Kubernetes client: {detail}")]
-    Client {
-        /// kube's reason.
-        detail: String,
-    },
-}
+/// Why a [`ResourceSampler`] could not be built: its Kubernetes client.
+pub use crate::kube::client::ClientError as ResourceError;
 
 /// Measures the configured scope; holds what it needs between samples (CPU counters, the
 /// kube client).

@@ -5,25 +5,22 @@
 //! server's own message with anything token-like masked); no credential ever reaches one.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use kube::Client;
 use kube::api::{Api, ListParams};
-use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
-use kube::{Client, Config};
 use serde::Deserialize;
 
 use super::quantity::parse_quantity;
 use super::{PodsConfig, ResourceError};
+use crate::kube::client::{chain, connect, sanitize};
 
 /// Bound on one sample's API calls (they run concurrently).
 const API_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bound on connecting to the API server.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Longest piece of an API message quoted in a reading.
-const MAX_MESSAGE_CHARS: usize = 200;
 
 /// `metrics.k8s.io/v1beta1` `PodMetricsList`, only what we read.
 #[derive(Debug, Deserialize)]
@@ -91,17 +88,12 @@ pub struct PodsSampler {
 impl PodsSampler {
     /// Build the client from the configured kubeconfig, or by kube's inference.
     pub async fn new(cfg: &PodsConfig) -> Result<Self, ResourceError> {
-        let mut config = match &cfg.kubeconfig {
-            Some(path) => from_file(path).await?,
-            None => Config::infer().await.map_err(|e| ResourceError::Infer {
-                detail: infer_detail(&e),
-            })?,
-        };
-        config.connect_timeout = Some(CONNECT_TIMEOUT);
-        config.read_timeout = Some(API_TIMEOUT);
-        let client = Client::try_from(config).map_err(|e| ResourceError::Client {
-            detail: sanitize(&chain(&e)),
-        })?;
+        let client = connect(
+            cfg.kubeconfig.as_deref(),
+            CONNECT_TIMEOUT,
+            Some(API_TIMEOUT),
+        )
+        .await?;
         Ok(PodsSampler {
             client,
             source: format!("pods {}/{}", cfg.namespace, cfg.selector),
@@ -161,38 +153,6 @@ impl PodsSampler {
         let memory = worst_ratio(Resource::Memory, &pods, &metrics, &self.source);
         let cpu = worst_ratio(Resource::Cpu, &pods, &metrics, &self.source);
         (memory, cpu)
-    }
-}
-
-/// Load a kubeconfig file. A YAML error is reported without its text: the parser quotes the
-/// offending lines, and they may hold a token.
-async fn from_file(path: &Path) -> Result<Config, ResourceError> {
-    let detail = |e: KubeconfigError| match e {
-        KubeconfigError::Parse(_) => "not a valid kubeconfig YAML file".to_string(),
-        other => sanitize(&chain(&other)),
-    };
-    let kubeconfig = Kubeconfig::read_from(path).map_err(|e| ResourceError::Kubeconfig {
-        path: path.to_path_buf(),
-        detail: detail(e),
-    })?;
-    Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .map_err(|e| ResourceError::Kubeconfig {
-            path: path.to_path_buf(),
-            detail: detail(e),
-        })
-}
-
-fn infer_detail(e: &kube::config::InferConfigError) -> String {
-    let yaml = std::error::Error::source(e)
-        .and_then(|s| s.downcast_ref::<KubeconfigError>())
-        .is_some_and(|k| matches!(k, KubeconfigError::Parse(_)));
-    if yaml {
-        "not running in a cluster, and $KUBECONFIG (or ~/.kube/config) is not valid kubeconfig \
-         YAML"
-            .into()
-    } else {
-        sanitize(&e.to_string())
     }
 }
 
@@ -335,22 +295,6 @@ fn describe(e: &kube::Error, metrics_api: bool) -> String {
     out
 }
 
-/// An error and its sources, "a: b: c", skipping a source whose text its parent already
-/// shows (kube and hyper often repeat it).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut next = e.source();
-    while let Some(s) = next {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        next = s.source();
-    }
-    out
-}
-
 fn canonical_reason(code: u16) -> Option<&'static str> {
     Some(match code {
         400 => "Bad Request",
@@ -366,45 +310,10 @@ fn canonical_reason(code: u16) -> Option<&'static str> {
     })
 }
 
-/// Mask what looks like a credential: the word after "Bearer"/"Basic", and JWTs (`eyJ…`).
-/// The API server does not echo tokens, but a proxy in front of it might.
-fn redact(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut mask_next = false;
-    for (i, word) in text.split(' ').enumerate() {
-        if i > 0 {
-            out.push(' ');
-        }
-        let bare = word.trim_matches(|c: char| !c.is_ascii_alphanumeric());
-        if (mask_next && !bare.is_empty()) || word.contains("eyJ") {
-            out.push_str("***");
-        } else {
-            out.push_str(word);
-        }
-        if !bare.is_empty() {
-            mask_next = bare.eq_ignore_ascii_case("bearer") || bare.eq_ignore_ascii_case("basic");
-        }
-    }
-    out
-}
-
-/// Text from outside (an API message, an error's text) made fit for a reading: one line,
-/// credentials masked, at most [`MAX_MESSAGE_CHARS`] characters.
-fn sanitize(s: &str) -> String {
-    let one_line: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    let masked = redact(&one_line);
-    match masked.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((i, _)) => format!("{}…", &masked[..i]),
-        None => masked,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kube::client::{MAX_MESSAGE_CHARS, redact};
     use crate::resources::{Nfr, RawPods, RawResources, ResourceSampler, validate};
     use axum::Json;
     use axum::extract::{Path as UrlPath, Query, State};
