@@ -34,6 +34,26 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// A finished run, as the rollout guard sees it (it keeps its own windows since a rollout
+/// started; the recorder's are since the probe was loaded).
+#[derive(Debug, Clone)]
+pub struct RunEvent {
+    /// The probe's name.
+    pub probe: String,
+    /// Its kind.
+    pub kind: Kind,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// When the run finished.
+    pub finished: SystemTime,
+    /// Its request latencies (latency kind).
+    pub samples: Vec<Duration>,
+}
+
+/// Runs kept for a slow subscriber before it lags (a lagging guard re-reads nothing: it
+/// judges on what it got, and says so).
+const RUN_EVENTS: usize = 1024;
+
 /// One configured probe as the daemon tracks it.
 #[derive(Debug)]
 pub struct ProbeSlot {
@@ -83,6 +103,7 @@ pub struct Recorder {
     source: RwLock<(String, String)>,
     last_reload: Mutex<Option<ReloadStatus>>,
     nfrs: Mutex<Vec<NfrStatus>>,
+    runs: tokio::sync::broadcast::Sender<RunEvent>,
 }
 
 fn unix_now() -> f64 {
@@ -114,7 +135,13 @@ impl Recorder {
             source: RwLock::new((String::new(), String::new())),
             last_reload: Mutex::new(None),
             nfrs: Mutex::new(Vec::new()),
+            runs: tokio::sync::broadcast::channel(RUN_EVENTS).0,
         }
+    }
+
+    /// Every finished run from now on.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<RunEvent> {
+        self.runs.subscribe()
     }
 
     /// `/metrics` in `format`.
@@ -344,6 +371,14 @@ impl Recorder {
                 .as_secs_f64();
             m.tls_expiry.get_or_create(&p).set(at);
         }
+        // Nobody listening (no guard) is fine.
+        let _ = self.runs.send(RunEvent {
+            probe: probe.clone(),
+            kind: slot.kind(),
+            verdict: outcome.verdict,
+            finished,
+            samples: outcome.samples.clone(),
+        });
         let duration = outcome.duration;
         match transition {
             Transition::Failing(reason) => warn!(
