@@ -2,3 +2,4 @@
 //! Events, the Lease. Knows nothing of probes or verdicts.
 pub mod client;
 pub mod rollout;
+pub mod lease;
