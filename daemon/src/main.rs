@@ -5,7 +5,11 @@ mod check;
 mod cli;
 mod config;
 mod demo;
+#[allow(dead_code)] // wired by the rollout guard
+mod guard;
 mod history;
+#[allow(dead_code)] // wired by the rollout guard
+mod kube;
 mod metrics;
 mod recorder;
 mod report;

@@ -5,3 +5,5 @@
 //!   policy over analyses.
 //! - `rollback`: the rollback policy (once per revision, cooldown, cap, never a rollback of a
 //!   rollback, opt-out, dry-run) and the Helm CLI runner.
+
+pub mod rollback;

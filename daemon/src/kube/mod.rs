@@ -1,2 +1,4 @@
 //! Kubernetes: Deployments and their rollouts, Helm release history from release Secrets,
 //! Events, the Lease. Knows nothing of probes or verdicts.
+
+pub mod helm_release;
