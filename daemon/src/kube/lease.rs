@@ -9,8 +9,8 @@ use std::time::Duration;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::api::{Api, PostParams};
 use kube::Client;
+use kube::api::{Api, PostParams};
 
 /// One replica's side of the election.
 #[derive(Clone)]
@@ -36,7 +36,13 @@ fn seconds(d: Duration) -> i32 {
 
 impl LeaderElector {
     /// An elector for the Lease `namespace/name` held for `duration` at a time.
-    pub fn new(client: Client, namespace: &str, name: &str, identity: String, duration: Duration) -> Self {
+    pub fn new(
+        client: Client,
+        namespace: &str,
+        name: &str,
+        identity: String,
+        duration: Duration,
+    ) -> Self {
         LeaderElector {
             api: Api::namespaced(client, namespace),
             name: name.to_string(),
@@ -93,7 +99,11 @@ impl LeaderElector {
         };
         lease.spec = Some(new_spec);
         // `lease.metadata.resource_version` is the one read: a concurrent writer makes this a 409.
-        match self.api.replace(&self.name, &PostParams::default(), &lease).await {
+        match self
+            .api
+            .replace(&self.name, &PostParams::default(), &lease)
+            .await
+        {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
             Err(e) => Err(e),
