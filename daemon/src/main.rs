@@ -5,10 +5,8 @@ mod check;
 mod cli;
 mod config;
 mod demo;
-#[allow(dead_code)] // wired by the rollout guard
 mod guard;
 mod history;
-#[allow(dead_code)] // wired by the rollout guard
 mod kube;
 mod metrics;
 mod recorder;
@@ -97,6 +95,16 @@ fn main() -> ExitCode {
                 )
                 .map_err(|e| Failure::usage(e.to_string()))?;
                 println!("{}: valid, {} probes", loaded.source, loaded.probes.len());
+                if let Some(guard) = &loaded.guard {
+                    let worst = guard.worst_case_time_to_rollback(&loaded.probes);
+                    println!(
+                        "rollout guard: {} release(s); worst-case time from breach to rollback {} (budget {}){}",
+                        guard.releases.len(),
+                        humantime::format_duration(worst),
+                        humantime::format_duration(guard.budget),
+                        if worst > guard.budget { ": OVER BUDGET" } else { "" }
+                    );
+                }
                 for p in &loaded.probes {
                     println!(
                         "  {:<24} {:<12} {:<14} deadline {}",

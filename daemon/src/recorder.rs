@@ -40,8 +40,6 @@ pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 pub struct RunEvent {
     /// The probe's name.
     pub probe: String,
-    /// Its kind.
-    pub kind: Kind,
     /// The verdict.
     pub verdict: Verdict,
     /// When the run finished.
@@ -142,6 +140,16 @@ impl Recorder {
     /// Every finished run from now on.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<RunEvent> {
         self.runs.subscribe()
+    }
+
+    /// The metric families, for the rollout guard's own series (`guard::report`).
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The latest resource NFR readings.
+    pub fn nfrs(&self) -> Vec<NfrStatus> {
+        lock(&self.nfrs).clone()
     }
 
     /// `/metrics` in `format`.
@@ -374,7 +382,6 @@ impl Recorder {
         // Nobody listening (no guard) is fine.
         let _ = self.runs.send(RunEvent {
             probe: probe.clone(),
-            kind: slot.kind(),
             verdict: outcome.verdict,
             finished,
             samples: outcome.samples.clone(),

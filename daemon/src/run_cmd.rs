@@ -13,6 +13,7 @@ use tracing::{error, info, warn};
 
 use crate::cli::RunArgs;
 use crate::config::{self, Config, ConfigError, ConfigSource, Overrides};
+use crate::guard::config::GuardConfig;
 use crate::recorder::Recorder;
 use crate::scheduler::{self, Scheduler};
 use crate::server::{self, AppState, ReloadRequest};
@@ -70,6 +71,8 @@ pub async fn serve(config: Config, loader: Loader, listener: TcpListener) -> Res
         format!("loaded {}: {} probes", config.source, config.probes.len()),
     );
     let mut listen = config.daemon.listen;
+    let mut guard = GuardTask::default();
+    guard.apply(config.guard.as_ref(), &recorder, &scheduler);
     drop(config);
 
     let (reload_tx, mut reload_rx) = mpsc::channel::<ReloadRequest>(4);
@@ -96,16 +99,17 @@ pub async fn serve(config: Config, loader: Loader, listener: TcpListener) -> Res
             () = &mut shutdown => break,
             Some(()) = hangup.recv() => {
                 info!("SIGHUP: reloading the configuration");
-                let _ = reload(&loader, &mut scheduler, &recorder, &mut listen);
+                let _ = reload(&loader, &mut scheduler, &recorder, &mut listen, &mut guard);
             }
             Some(reply) = reload_rx.recv() => {
                 info!("POST /-/reload: reloading the configuration");
-                let _ = reply.send(reload(&loader, &mut scheduler, &recorder, &mut listen));
+                let _ = reply.send(reload(&loader, &mut scheduler, &recorder, &mut listen, &mut guard));
             }
         }
     }
 
     let shutdown_timeout = scheduler.settings().shutdown_timeout;
+    guard.stop();
     info!(bound = ?shutdown_timeout, "shutting down: cancelling runs, cleanups still run");
     stop_server.cancel();
     if !scheduler.shutdown(shutdown_timeout).await {
@@ -125,12 +129,14 @@ pub async fn serve(config: Config, loader: Loader, listener: TcpListener) -> Res
 fn reload(
     loader: &Loader,
     scheduler: &mut Scheduler,
-    recorder: &Recorder,
+    recorder: &Arc<Recorder>,
     listen: &mut SocketAddr,
+    guard: &mut GuardTask,
 ) -> Result<String, String> {
     match loader.load() {
         Ok(config) => {
             let applied = scheduler.apply(&config);
+            guard.apply(config.guard.as_ref(), recorder, scheduler);
             scheduler::log_applied(&applied, &config.source);
             if config.daemon.listen != *listen {
                 warn!(old = %listen, new = %config.daemon.listen,
@@ -146,6 +152,42 @@ fn reload(
             error!(errors = %message, "configuration refused; the previous one keeps running");
             recorder.reload_finished(false, format!("refused: {message}"));
             Err(message)
+        }
+    }
+}
+
+/// The running rollout guard, restarted when its configuration changes.
+#[derive(Default)]
+struct GuardTask {
+    running: Option<(GuardConfig, CancellationToken)>,
+}
+
+impl GuardTask {
+    fn apply(
+        &mut self,
+        wanted: Option<&GuardConfig>,
+        recorder: &Arc<Recorder>,
+        scheduler: &Scheduler,
+    ) {
+        if self.running.as_ref().map(|(c, _)| c) == wanted {
+            return;
+        }
+        self.stop();
+        if let Some(cfg) = wanted {
+            let stop = CancellationToken::new();
+            tokio::spawn(crate::guard::runner::run(
+                cfg.clone(),
+                recorder.clone(),
+                scheduler.speedup(),
+                stop.clone(),
+            ));
+            self.running = Some((cfg.clone(), stop));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some((_, stop)) = self.running.take() {
+            stop.cancel();
         }
     }
 }

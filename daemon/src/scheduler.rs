@@ -31,6 +31,35 @@ struct Running {
     stop: CancellationToken,
 }
 
+/// Probes that run faster while the rollout guard analyses a rollout: their interval is
+/// divided by `factor`. The guard raises it and restores it; tasks pick a change up at once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Speedup {
+    /// Interval divisor (1 = normal).
+    pub factor: f64,
+    /// Probes it applies to.
+    pub probes: Arc<std::collections::BTreeSet<String>>,
+}
+
+impl Default for Speedup {
+    fn default() -> Self {
+        Speedup {
+            factor: 1.0,
+            probes: Arc::default(),
+        }
+    }
+}
+
+impl Speedup {
+    fn factor_for(&self, probe: &str) -> f64 {
+        if self.probes.contains(probe) {
+            self.factor.max(1.0)
+        } else {
+            1.0
+        }
+    }
+}
+
 /// What a reload changed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Applied {
@@ -64,6 +93,7 @@ pub struct Scheduler {
     tasks: TaskTracker,
     running: HashMap<String, Running>,
     resources: Option<(ResourcesConfig, CancellationToken)>,
+    speedup: tokio::sync::watch::Sender<Speedup>,
 }
 
 impl Scheduler {
@@ -91,6 +121,7 @@ impl Scheduler {
             tasks,
             running: HashMap::new(),
             resources: None,
+            speedup: tokio::sync::watch::Sender::new(Speedup::default()),
         }
     }
 
@@ -193,6 +224,11 @@ impl Scheduler {
         }
     }
 
+    /// The handle the rollout guard uses to speed up its gate probes.
+    pub fn speedup(&self) -> tokio::sync::watch::Sender<Speedup> {
+        self.speedup.clone()
+    }
+
     /// The settings in effect.
     pub fn settings(&self) -> &DaemonSettings {
         &self.settings
@@ -206,6 +242,7 @@ impl Scheduler {
             stop,
             jitter: self.settings.jitter,
             stagger: self.settings.startup_stagger,
+            speedup: self.speedup.subscribe(),
         };
         self.tasks.spawn(task.run());
     }
@@ -227,22 +264,32 @@ struct ProbeTask {
     stop: CancellationToken,
     jitter: f64,
     stagger: Duration,
+    speedup: tokio::sync::watch::Receiver<Speedup>,
 }
 
 impl ProbeTask {
-    async fn run(self) {
-        let def = &self.slot.def;
+    async fn run(mut self) {
+        let def = self.slot.def.clone();
         let mut grid = Instant::now() + self.first_delay();
         let mut due = grid;
         loop {
             tokio::select! {
                 () = sleep_until(due) => {}
+                () = speed_changed(&mut self.speedup) => {
+                    // Faster now: do not wait out the old, longer interval.
+                    let schedule = self.schedule();
+                    let sooner = Instant::now() + self.jitter_for(&schedule);
+                    if sooner < due {
+                        (grid, due) = (sooner, sooner);
+                    }
+                    continue;
+                }
                 () = self.stop.cancelled() => return,
             }
             let outcome = tokio::select! {
                 permit = self.semaphore.clone().acquire_owned() => {
                     let Ok(_permit) = permit else { return };
-                    self.run_once(def).await
+                    self.run_once(&def).await
                 }
                 () = self.stop.cancelled() => return,
             };
@@ -251,12 +298,13 @@ impl ProbeTask {
                 return;
             }
             self.recorder.run_finished(&self.slot, &outcome);
-            let (next, skipped) = next_run(&def.schedule, grid, Instant::now());
+            let schedule = self.schedule();
+            let (next, skipped) = next_run(&schedule, grid, Instant::now());
             if skipped > 0 {
                 self.recorder.runs_skipped(&self.slot, skipped);
             }
             grid = next;
-            due = next + self.jitter_for(&def.schedule);
+            due = next + self.jitter_for(&schedule);
         }
     }
 
@@ -282,6 +330,17 @@ impl ProbeTask {
         }
     }
 
+    /// The schedule in effect: an interval divided by the guard's speedup, if it applies.
+    fn schedule(&self) -> Schedule {
+        match &self.slot.def.schedule {
+            Schedule::Every(every) => {
+                let factor = self.speedup.borrow().factor_for(&self.slot.def.name);
+                Schedule::Every(every.div_f64(factor))
+            }
+            cron => cron.clone(),
+        }
+    }
+
     /// Interval probes start at a random point of the stagger, so that a restart does not fire
     /// every probe at once; cron probes at their next time.
     fn first_delay(&self) -> Duration {
@@ -297,6 +356,13 @@ impl ProbeTask {
             Schedule::Every(every) => every.mul_f64(self.jitter * fastrand::f64()),
             Schedule::Cron(_) => Duration::ZERO,
         }
+    }
+}
+
+/// Resolves when the speedup changes; never, once its sender is gone.
+async fn speed_changed(rx: &mut tokio::sync::watch::Receiver<Speedup>) {
+    if rx.changed().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Config {
     pub daemon: DaemonSettings,
     /// Resource NFRs to measure (None when disabled).
     pub resources: Option<ResourcesConfig>,
+    /// The rollout guard (None when not configured).
+    pub guard: Option<crate::guard::config::GuardConfig>,
 }
 
 /// `[daemon]`, validated.

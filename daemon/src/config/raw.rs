@@ -22,6 +22,9 @@ pub struct RawConfig {
     /// Resource NFRs (NFR5 memory, NFR6 CPU): of the host or container, or of Godel's pods.
     #[serde(default)]
     pub resources: crate::resources::RawResources,
+    /// The rollout guard: watch Godel's Deployments, judge rollouts, roll back with Helm.
+    #[serde(default)]
+    pub guard: Option<crate::guard::config::RawGuard>,
     /// The probes, `[[probe]]` tables; parsed by [`RawProbe::parse`] so that errors inside a
     /// probe keep their full key path.
     #[serde(default, rename = "probe")]

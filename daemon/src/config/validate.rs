@@ -127,6 +127,14 @@ pub fn validate(
         }
     }
     problems.extend(build_problems);
+    let guard = raw.guard.as_ref().and_then(|g| {
+        crate::guard::config::validate(g, &probes, base_dir, &mut |key, message| {
+            problems.push(SpecError {
+                path: key.to_string(),
+                message,
+            })
+        })
+    });
     if problems.is_empty() {
         Ok(Config {
             source: name.to_string(),
@@ -134,6 +142,7 @@ pub fn validate(
             probes,
             daemon,
             resources,
+            guard,
         })
     } else {
         Err(ConfigError::Invalid {

@@ -8,5 +8,8 @@
 //!   rollback, opt-out, dry-run) and the Helm CLI runner.
 
 pub mod config;
+pub mod evidence;
 pub mod judge;
+pub mod report;
 pub mod rollback;
+pub mod runner;

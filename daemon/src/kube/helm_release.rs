@@ -195,6 +195,7 @@ pub enum HelmDecodeError {
 
 impl HelmDecodeError {
     /// `namespace/name` of the Secret the error is about.
+    #[cfg(test)]
     pub fn secret(&self) -> &str {
         match self {
             Self::MissingPayload { secret }
@@ -364,6 +365,7 @@ impl ReleaseHistory {
     }
 
     /// Every decoded revision, lowest first.
+    #[cfg(test)]
     pub fn revisions(&self) -> &[HelmRelease] {
         &self.revisions
     }
@@ -374,6 +376,7 @@ impl ReleaseHistory {
     }
 
     /// The revision with status `deployed` (the highest if several claim it).
+    #[cfg(test)]
     pub fn deployed(&self) -> Option<&HelmRelease> {
         self.revisions
             .iter()

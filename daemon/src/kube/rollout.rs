@@ -132,6 +132,7 @@ impl RolloutTracker {
     }
 
     /// The current phase.
+    #[cfg(test)]
     pub fn phase(&self) -> &Phase {
         &self.phase
     }

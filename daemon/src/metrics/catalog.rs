@@ -54,6 +54,9 @@ pub struct MetricInfo {
     pub help: &'static str,
     /// Label names, in order.
     pub labels: &'static [&'static str],
+    /// Exported only when this part is configured (`guard`), else always.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub only_with: Option<&'static str>,
 }
 
 impl MetricInfo {
@@ -73,7 +76,7 @@ impl MetricInfo {
 }
 
 macro_rules! catalog {
-    ($($const:ident = $name:literal, $kind:ident, [$($label:literal),*], $help:literal;)+) => {
+    ($($const:ident = $name:literal, $kind:ident, [$($label:literal),*], $help:literal $(, only_with $part:literal)?;)+) => {
         $(
             #[doc = concat!("`", $name, "`: ", $help)]
             pub const $const: MetricInfo = MetricInfo {
@@ -81,11 +84,14 @@ macro_rules! catalog {
                 kind: MetricType::$kind,
                 help: $help,
                 labels: &[$($label),*],
+                only_with: catalog!(@part $($part)?),
             };
         )+
         /// Every metric the binary exports, in exposition order.
         pub const CATALOG: &[MetricInfo] = &[$($const),+];
     };
+    (@part) => { None };
+    (@part $part:literal) => { Some($part) };
 }
 
 catalog! {
@@ -123,6 +129,23 @@ catalog! {
         "Unix time of the last successful configuration load or reload";
     BUILD_INFO = "prober_build_info", Gauge, ["version", "revision"],
         "Always 1; the labels say which build is running";
+    ROLLOUT_IN_PROGRESS = "prober_rollout_in_progress", Gauge, ["namespace", "deployment"],
+        "1 while a rollout of the Deployment is in progress", only_with "guard";
+    ROLLOUT_DURATION = "prober_rollout_duration_seconds", Gauge, ["namespace", "deployment"],
+        "Duration of the current or last rollout of the Deployment", only_with "guard";
+    ROLLOUT_VERDICT = "prober_rollout_verdict", Gauge, ["namespace", "release", "verdict"],
+        "1 for the verdict of the current or last rollout analysis: analysing, pass, fail or inconclusive",
+        only_with "guard";
+    ROLLBACKS = "prober_rollbacks_total", Counter, ["namespace", "release", "result"],
+        "Rollback decisions by result: success, failure, dry_run or skipped", only_with "guard";
+    ROLLBACK_LAST = "prober_rollback_last_timestamp_seconds", Gauge, ["namespace", "release"],
+        "Unix time of the last rollback attempt of the release", only_with "guard";
+    ROLLBACK_NO_RECOVERY = "prober_rollback_no_recovery", Gauge, ["namespace", "release"],
+        "1 when the revision rolled back to still breaches its NFRs", only_with "guard";
+    RELEASE_PENDING = "prober_release_pending", Gauge, ["namespace", "release"],
+        "1 while the release's current revision is stuck in a pending state", only_with "guard";
+    LEADER = "prober_leader", Gauge, [],
+        "1 on the replica that holds the Lease and may roll back", only_with "guard";
 }
 
 /// Buckets of `prober_probe_duration_seconds`: dense around the 200 ms budget.
@@ -193,6 +216,46 @@ pub struct NfrLabels {
     pub nfr: &'static str,
 }
 
+/// `namespace`, `deployment`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct DeploymentLabels {
+    /// Namespace.
+    pub namespace: String,
+    /// Deployment name.
+    pub deployment: String,
+}
+
+/// `namespace`, `release`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct ReleaseLabels {
+    /// Namespace.
+    pub namespace: String,
+    /// Helm release name.
+    pub release: String,
+}
+
+/// `namespace`, `release`, `verdict`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct VerdictLabels {
+    /// Namespace.
+    pub namespace: String,
+    /// Helm release name.
+    pub release: String,
+    /// analysing, pass, fail, inconclusive.
+    pub verdict: &'static str,
+}
+
+/// `namespace`, `release`, `result`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct RollbackLabels {
+    /// Namespace.
+    pub namespace: String,
+    /// Helm release name.
+    pub release: String,
+    /// success, failure, dry_run, skipped.
+    pub result: &'static str,
+}
+
 /// `version`, `revision`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct BuildLabels {
@@ -243,7 +306,27 @@ pub struct Metrics {
     pub reload_success: Gauge,
     /// `prober_config_last_reload_timestamp_seconds`.
     pub reload_timestamp: FloatGauge,
+    /// `prober_rollout_in_progress`.
+    pub rollout_in_progress: Family<DeploymentLabels, Gauge>,
+    /// `prober_rollout_duration_seconds`.
+    pub rollout_duration: Family<DeploymentLabels, FloatGauge>,
+    /// `prober_rollout_verdict`.
+    pub rollout_verdict: Family<VerdictLabels, Gauge>,
+    /// `prober_rollbacks_total`.
+    pub rollbacks: Family<RollbackLabels, Counter>,
+    /// `prober_rollback_last_timestamp_seconds`.
+    pub rollback_last: Family<ReleaseLabels, FloatGauge>,
+    /// `prober_rollback_no_recovery`.
+    pub rollback_no_recovery: Family<ReleaseLabels, Gauge>,
+    /// `prober_release_pending`.
+    pub release_pending: Family<ReleaseLabels, Gauge>,
+    /// `prober_leader` (only registered series once the guard runs: see `leader_set`).
+    pub leader: Family<NoLabels, Gauge>,
 }
+
+/// No labels (a family so that the series can be absent until the guard runs).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct NoLabels {}
 
 impl Metrics {
     /// Create every family and register it in `registry` (which must have no prefix: the
@@ -266,6 +349,14 @@ impl Metrics {
             nfr_breached: Family::default(),
             reload_success: Gauge::default(),
             reload_timestamp: FloatGauge::default(),
+            rollout_in_progress: Family::default(),
+            rollout_duration: Family::default(),
+            rollout_verdict: Family::default(),
+            rollbacks: Family::default(),
+            rollback_last: Family::default(),
+            rollback_no_recovery: Family::default(),
+            release_pending: Family::default(),
+            leader: Family::default(),
         };
         let build_info: Family<BuildLabels, Gauge> = Family::default();
         build_info
@@ -296,6 +387,14 @@ impl Metrics {
         add(sub, &RELOAD_SUCCESS, m.reload_success.clone());
         add(sub, &RELOAD_TIMESTAMP, m.reload_timestamp.clone());
         add(sub, &BUILD_INFO, build_info);
+        add(sub, &ROLLOUT_IN_PROGRESS, m.rollout_in_progress.clone());
+        add(sub, &ROLLOUT_DURATION, m.rollout_duration.clone());
+        add(sub, &ROLLOUT_VERDICT, m.rollout_verdict.clone());
+        add(sub, &ROLLBACKS, m.rollbacks.clone());
+        add(sub, &ROLLBACK_LAST, m.rollback_last.clone());
+        add(sub, &ROLLBACK_NO_RECOVERY, m.rollback_no_recovery.clone());
+        add(sub, &RELEASE_PENDING, m.release_pending.clone());
+        add(sub, &LEADER, m.leader.clone());
         metrics
     }
 }
@@ -351,6 +450,34 @@ mod tests {
         m.nfr_value.get_or_create(&nfr).set(0.5);
         m.nfr_threshold.get_or_create(&nfr).set(0.8);
         m.nfr_breached.get_or_create(&nfr).set(0);
+        let dep = DeploymentLabels {
+            namespace: "n".into(),
+            deployment: "d".into(),
+        };
+        let rel = ReleaseLabels {
+            namespace: "n".into(),
+            release: "r".into(),
+        };
+        m.rollout_in_progress.get_or_create(&dep).set(1);
+        m.rollout_duration.get_or_create(&dep).set(1.0);
+        m.rollout_verdict
+            .get_or_create(&VerdictLabels {
+                namespace: "n".into(),
+                release: "r".into(),
+                verdict: "pass",
+            })
+            .set(1);
+        m.rollbacks
+            .get_or_create(&RollbackLabels {
+                namespace: "n".into(),
+                release: "r".into(),
+                result: "success",
+            })
+            .inc();
+        m.rollback_last.get_or_create(&rel).set(1.0);
+        m.rollback_no_recovery.get_or_create(&rel).set(0);
+        m.release_pending.get_or_create(&rel).set(0);
+        m.leader.get_or_create(&NoLabels {}).set(1);
         let text = crate::metrics::exposition::encode(
             &registry,
             crate::metrics::exposition::Format::OpenMetrics,
