@@ -464,3 +464,52 @@ fn the_readme_documents_every_metric_of_the_catalog() {
         "README lists metrics the binary does not export"
     );
 }
+
+/// `config check` prints the guard's worst-case time from breach to rollback and its budget.
+#[test]
+fn config_check_prints_the_worst_case_time_to_rollback() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("g.toml");
+    let default = String::from_utf8(
+        prober(&["config", "print-default"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let guard = "\n[guard]\n[[guard.release]]\nnamespace = \"godel\"\ndeployment = \"godel\"\n";
+    std::fs::write(&file, format!("{default}{guard}")).unwrap();
+    let out = prober(&["config", "check", file.to_str().unwrap()])
+        .env("GODEL_API_KEY", "k")
+        .env("GODEL_USER_KEY", "u")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    // api-latency every 15s, 3x faster while analysing = 5s; + the 30s window; + 3 x 5s.
+    assert!(
+        t.contains("worst-case time from breach to rollback 50s (budget 1m)"),
+        "{t}"
+    );
+    assert!(!t.contains("OVER BUDGET"));
+    std::fs::write(
+        &file,
+        format!("{default}{guard}analysis_every = \"20s\"\n")
+            .replace(
+                "[guard]\n[[guard",
+                "[guard]\nanalysis_every = \"20s\"\n[[guard",
+            )
+            .replace(
+                "deployment = \"godel\"\nanalysis_every = \"20s\"\n",
+                "deployment = \"godel\"\n",
+            ),
+    )
+    .unwrap();
+    let out = prober(&["config", "check", file.to_str().unwrap()])
+        .env("GODEL_API_KEY", "k")
+        .env("GODEL_USER_KEY", "u")
+        .output()
+        .unwrap();
+    let t = text(&out);
+    assert!(t.contains("1m 35s (budget 1m): OVER BUDGET"), "{t}");
+}
