@@ -45,6 +45,38 @@ pub enum Command {
     /// What the daemon exports.
     #[command(subcommand)]
     Metrics(MetricsCommand),
+    /// The rollout guard's analyses, as a running daemon sees them.
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
+}
+
+/// `prober rollout …`.
+#[derive(Debug, Subcommand)]
+pub enum RolloutCommand {
+    /// One release's current or last analysis; exit 1 when it failed. A deploy gate:
+    /// `prober rollout status --release godel --namespace prod --wait 15m`.
+    Status(RolloutStatusArgs),
+}
+
+/// `prober rollout status`.
+#[derive(Debug, Args)]
+pub struct RolloutStatusArgs {
+    /// Helm release.
+    #[arg(long)]
+    pub release: String,
+    /// Namespace.
+    #[arg(long)]
+    pub namespace: String,
+    /// The daemon's HTTP address.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:17373")]
+    pub url: String,
+    /// Wait until the analysis ends (pass, fail or inconclusive), at most this long; an
+    /// inconclusive end or the timeout exits 1.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub wait: Option<Duration>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 /// `prober run`.

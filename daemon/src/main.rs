@@ -12,6 +12,7 @@ mod metrics;
 mod recorder;
 mod report;
 mod resources;
+mod rollout_cmd;
 mod run_cmd;
 mod schedule;
 mod scheduler;
@@ -24,7 +25,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use cli::{Cli, Command, ConfigCommand, LogFormat, MetricsCommand};
+use cli::{Cli, Command, ConfigCommand, LogFormat, MetricsCommand, RolloutCommand};
 
 /// Everything passed.
 pub const EXIT_OK: i32 = 0;
@@ -82,6 +83,7 @@ fn main() -> ExitCode {
                 print!("{}", metrics::catalog_listing(*format));
                 Ok(EXIT_OK)
             }
+            Command::Rollout(RolloutCommand::Status(args)) => rollout_cmd::status(args).await,
             Command::Check(args) => check::run(args).await,
             Command::Sim(args) => sim_cmd::run(args).await,
             Command::Config(ConfigCommand::PrintDefault) => {
@@ -132,7 +134,9 @@ fn main() -> ExitCode {
 fn init_tracing(cli: &Cli) {
     // A one-shot check prints a report on stdout: keep stderr to warnings unless asked.
     let default = match cli.command {
-        Command::Check(_) | Command::Config(_) | Command::Metrics(_) => "warn",
+        Command::Check(_) | Command::Config(_) | Command::Metrics(_) | Command::Rollout(_) => {
+            "warn"
+        }
         Command::Sim(_) | Command::Run(_) | Command::Demo(_) => "info",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));

@@ -20,7 +20,7 @@ use crate::metrics::catalog::{
     StepLabels,
 };
 use crate::metrics::exposition::{self, Format};
-use crate::status::model::{NfrStatus, ReloadStatus, StatusSnapshot};
+use crate::status::model::{NfrStatus, ReloadStatus, RolloutStatus, StatusSnapshot};
 
 /// `/healthz` fails when the scheduler has not beaten for this long.
 const HEARTBEAT_STALE: Duration = Duration::from_secs(15);
@@ -102,6 +102,7 @@ pub struct Recorder {
     last_reload: Mutex<Option<ReloadStatus>>,
     nfrs: Mutex<Vec<NfrStatus>>,
     runs: tokio::sync::broadcast::Sender<RunEvent>,
+    rollouts: Mutex<std::collections::BTreeMap<(String, String), RolloutStatus>>,
 }
 
 fn unix_now() -> f64 {
@@ -134,6 +135,7 @@ impl Recorder {
             last_reload: Mutex::new(None),
             nfrs: Mutex::new(Vec::new()),
             runs: tokio::sync::broadcast::channel(RUN_EVENTS).0,
+            rollouts: Mutex::new(std::collections::BTreeMap::new()),
         }
     }
 
@@ -145,6 +147,17 @@ impl Recorder {
     /// The metric families, for the rollout guard's own series (`guard::report`).
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+
+    /// The guard's view of a release (replaces the previous one).
+    pub fn rollout_status(&self, status: RolloutStatus) {
+        let key = (status.namespace.clone(), status.release.clone());
+        lock(&self.rollouts).insert(key, status);
+    }
+
+    /// Forget the guard's views (the guard stopped or was reconfigured).
+    pub fn clear_rollouts(&self) {
+        lock(&self.rollouts).clear();
     }
 
     /// The latest resource NFR readings.
@@ -501,6 +514,7 @@ impl Recorder {
             .map(|s| lock(&s.history).status(now))
             .collect();
         let nfrs = lock(&self.nfrs).clone();
+        let rollouts = lock(&self.rollouts).values().cloned().collect();
         StatusSnapshot {
             version: env!("CARGO_PKG_VERSION"),
             started_at: self
@@ -515,6 +529,7 @@ impl Recorder {
             ready,
             probes,
             nfrs,
+            rollouts,
         }
     }
 }

@@ -280,7 +280,6 @@ impl Streak {
     }
 
     /// Consecutive failing analyses so far.
-    #[cfg(test)]
     pub fn failures(&self) -> u32 {
         self.failures
     }

@@ -32,6 +32,13 @@ use crate::kube::rollout::{DeploymentView, RolloutEvent, RolloutTracker};
 use crate::recorder::{Recorder, RunEvent};
 use crate::scheduler::Speedup;
 
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64()
+}
+
 /// How often a release's Helm history is checked for a stuck `pending-*` revision.
 const PENDING_CHECK: Duration = Duration::from_secs(30);
 /// Retry interval when the API server cannot be reached at start.
@@ -113,6 +120,7 @@ pub async fn run(
         tasks.spawn(guard.run(stop.clone()));
     }
     while tasks.join_next().await.is_some() {}
+    recorder.clear_rollouts();
     // Back to normal probing when the guard stops (reload, shutdown).
     speedup.send_replace(Speedup::default());
 }
@@ -161,6 +169,9 @@ async fn lead(
 
 /// An analysis in progress.
 struct Analysing {
+    started_unix: f64,
+    gates: Vec<crate::status::model::GateStatus>,
+    last_rollback: Option<String>,
     started_at: Instant,
     completed: Option<(Instant, Duration)>,
     failed: Option<Duration>,
@@ -187,6 +198,18 @@ struct ReleaseGuard {
 impl ReleaseGuard {
     async fn run(mut self, stop: CancellationToken) {
         self.reporter.init();
+        self.recorder
+            .rollout_status(crate::status::model::RolloutStatus {
+                namespace: self.target.namespace.clone(),
+                deployment: self.target.deployment.clone(),
+                release: self.target.release.clone(),
+                verdict: "idle".into(),
+                revision: None,
+                started_at: None,
+                gates: Vec::new(),
+                consecutive_failures: 0,
+                last_rollback: None,
+            });
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.target.namespace);
         let config =
             watcher::Config::default().fields(&format!("metadata.name={}", self.target.deployment));
@@ -269,6 +292,9 @@ impl ReleaseGuard {
                 let rolled_back = state.as_ref().and_then(|s| s.rolled_back);
                 evidence.start(SystemTime::now(), Instant::now());
                 *state = Some(Analysing {
+                    started_unix: unix_now(),
+                    gates: Vec::new(),
+                    last_rollback: state.as_ref().and_then(|s| s.last_rollback.clone()),
                     started_at: Instant::now(),
                     completed: None,
                     failed: None,
@@ -280,6 +306,9 @@ impl ReleaseGuard {
                     revision: revision.clone(),
                 });
                 self.raise_speed(true);
+                if let Some(s) = state.as_ref() {
+                    self.publish(s, "analysing");
+                }
                 r.rollout(true, Duration::ZERO);
                 r.verdict("analysing");
                 let rev = revision.unwrap_or_else(|| "?".into());
@@ -390,9 +419,17 @@ impl ReleaseGuard {
                 }
             } else {
                 s.rolled_back = Some(now);
-                self.roll_back(d, &reason).await;
+                s.last_rollback = Some(self.roll_back(d, &reason).await);
             }
         }
+        self.publish(
+            s,
+            if s.no_recovery || s.rolled_back.is_some() {
+                "fail"
+            } else {
+                "analysing"
+            },
+        );
         // The analysis ends once the verification window after completion has passed.
         let over = s
             .completed
@@ -430,6 +467,7 @@ impl ReleaseGuard {
                 )
                 .await;
             }
+            self.publish(s, final_verdict);
             self.raise_speed(false);
             *state = None;
             return true;
@@ -437,7 +475,8 @@ impl ReleaseGuard {
         false
     }
 
-    async fn roll_back(&self, d: &Deployment, reason: &str) {
+    /// Roll back (or decide not to); returns the decision in a few words for the status.
+    async fn roll_back(&self, d: &Deployment, reason: &str) -> String {
         let r = &self.reporter;
         let reference = self.reference(d);
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.target.namespace);
@@ -463,7 +502,7 @@ impl ReleaseGuard {
                     ),
                 )
                 .await;
-                return;
+                return "failure: cannot read the Helm history".into();
             }
         };
         let Some(current) = history.current() else {
@@ -479,7 +518,7 @@ impl ReleaseGuard {
                 ),
             )
             .await;
-            return;
+            return "skipped: no Helm history".into();
         };
         let Some(good) = history.last_good_before(current.revision) else {
             r.rollback("skipped", false);
@@ -494,7 +533,7 @@ impl ReleaseGuard {
                 ),
             )
             .await;
-            return;
+            return format!("skipped: no good revision before {}", current.revision);
         };
         let opted_out = d
             .metadata
@@ -581,6 +620,22 @@ impl ReleaseGuard {
                 .await
             }
         }
+        format!("{result}: {what}")
+    }
+
+    fn publish(&self, s: &Analysing, verdict: &str) {
+        self.recorder
+            .rollout_status(crate::status::model::RolloutStatus {
+                namespace: self.target.namespace.clone(),
+                deployment: self.target.deployment.clone(),
+                release: self.target.release.clone(),
+                verdict: verdict.to_string(),
+                revision: s.revision.clone(),
+                started_at: Some(s.started_unix),
+                gates: s.gates.clone(),
+                consecutive_failures: s.streak.failures(),
+                last_rollback: s.last_rollback.clone(),
+            });
     }
 
     async fn check_pending(&self, d: &Deployment) {

@@ -120,5 +120,6 @@ pub fn snapshot() -> StatusSnapshot {
                 error: Some("cannot read <cgroup>".to_owned()),
             },
         ],
+        rollouts: Vec::new(),
     }
 }

@@ -5,4 +5,5 @@
 mod fixture;
 pub mod model;
 pub mod page;
+pub mod rollouts;
 pub mod sparkline;

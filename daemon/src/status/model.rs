@@ -27,6 +27,48 @@ pub struct StatusSnapshot {
     pub probes: Vec<ProbeStatus>,
     /// Resource NFRs (NFR5 memory, NFR6 CPU), when measured.
     pub nfrs: Vec<NfrStatus>,
+    /// The rollout guard's view of each guarded release (empty without `[guard]`).
+    pub rollouts: Vec<RolloutStatus>,
+}
+
+/// One guarded release: its current or last rollout analysis.
+#[derive(Debug, Clone, Serialize)]
+pub struct RolloutStatus {
+    /// Namespace.
+    pub namespace: String,
+    /// Deployment.
+    pub deployment: String,
+    /// Helm release.
+    pub release: String,
+    /// analysing, pass, fail, inconclusive; `idle` before any rollout was seen.
+    pub verdict: String,
+    /// The revision analysed (the Deployment's revision annotation).
+    pub revision: Option<String>,
+    /// When the analysis started (Unix seconds).
+    pub started_at: Option<f64>,
+    /// The last analysis, gate by gate.
+    pub gates: Vec<GateStatus>,
+    /// Consecutive failing analyses so far.
+    pub consecutive_failures: u32,
+    /// The last rollback decision, if any (e.g. `success: godel 7 → 6`).
+    pub last_rollback: Option<String>,
+}
+
+/// One gate of an analysis.
+#[derive(Debug, Clone, Serialize)]
+pub struct GateStatus {
+    /// `NFR1`…`NFR6` or `security`.
+    pub gate: &'static str,
+    /// pass, fail, inconclusive.
+    pub verdict: &'static str,
+    /// The measured value, if any.
+    pub value: Option<f64>,
+    /// The limit.
+    pub threshold: f64,
+    /// Samples behind the value.
+    pub samples: u64,
+    /// Why, with the numbers.
+    pub reason: String,
 }
 
 /// One reload attempt.

@@ -97,6 +97,7 @@ pub fn render(s: &StatusSnapshot) -> String {
     }
     out.push_str("</tbody></table>\n");
     nfr_table(&mut out, s);
+    super::rollouts::rollout_table(&mut out, s);
     out.push_str(
         "</main>\n<footer>Refreshes every 10 s. <a href=\"/metrics\">/metrics</a> · \
          <a href=\"/api/v1/status\">/api/v1/status</a> (JSON)</footer>\n</body></html>\n",
