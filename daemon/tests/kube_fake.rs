@@ -331,6 +331,76 @@ async fn a_raw_watch_sees_added_then_modified_then_a_closing_bookmark() {
     assert_eq!(watch.param("resourceVersion"), Some(from.as_str()));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rollout_simulator_steps_fails_and_writes_status_through_the_subresource() {
+    let fake = KubeFake::start().await;
+    fake.create_deployment("godel", "godel", 4, "godel:1.0.0");
+    let api: Api<Deployment> = Api::namespaced(fake.client().await, "godel");
+    assert_eq!(fake.start_rollout("godel", "godel", "godel:1.1.0"), 2);
+    let stepped = fake.set_rollout_progress("godel", "godel", 2, 3, 3, 2, &[]);
+    assert_eq!(stepped["status"]["unavailableReplicas"], 1);
+    let midway = api.get("godel").await.unwrap();
+    assert_eq!(
+        (observed(&midway), midway.metadata.generation),
+        (2, Some(2))
+    );
+    assert_eq!(midway.status.as_ref().unwrap().updated_replicas, Some(2));
+    assert!(!complete(&midway));
+
+    fake.fail_rollout("godel", "godel");
+    let failed = api.get("godel").await.unwrap();
+    assert_eq!(progressing_reason(&failed), "ProgressDeadlineExceeded");
+    let progressing = failed.status.as_ref().unwrap().conditions.as_ref().unwrap();
+    let progressing = progressing
+        .iter()
+        .find(|c| c.type_ == "Progressing")
+        .unwrap();
+    assert_eq!(progressing.status, "False");
+    assert!(
+        progressing
+            .message
+            .as_ref()
+            .unwrap()
+            .ends_with("has timed out progressing.")
+    );
+    assert_eq!(failed.status.as_ref().unwrap().available_replicas, Some(4));
+    // The new ReplicaSet (revision 2, one pod not ready) and the old one, both owned.
+    let sets = fake.list(Kind::ReplicaSet, "godel");
+    assert_eq!(sets.len(), 2);
+    let new = sets
+        .iter()
+        .find(|rs| rs["metadata"]["annotations"][kube_fake::REVISION] == "2")
+        .unwrap();
+    assert_eq!(
+        (
+            new["status"]["replicas"].as_i64(),
+            new["status"]["readyReplicas"].as_i64()
+        ),
+        (Some(1), Some(0))
+    );
+
+    // A rollback to the old template re-uses (and re-numbers) the old ReplicaSet.
+    assert_eq!(fake.start_rollout("godel", "godel", "godel:1.0.0"), 3);
+    let sets = fake.list(Kind::ReplicaSet, "godel");
+    assert_eq!(sets.len(), 2);
+    let old = sets
+        .iter()
+        .find(|rs| rs["metadata"]["annotations"][kube_fake::REVISION] == "3")
+        .unwrap();
+    assert_eq!(
+        old["metadata"]["annotations"]["deployment.kubernetes.io/revision-history"],
+        "1"
+    );
+
+    // The status subresource takes status and ignores spec; no generation move.
+    let params = PatchParams::default();
+    let patch = Patch::Merge(json!({"spec": {"replicas": 100}, "status": {"readyReplicas": 1}}));
+    let written = api.patch_status("godel", &params, &patch).await.unwrap();
+    assert_eq!(written.spec.as_ref().unwrap().replicas, Some(4));
+    assert_eq!(written.status.as_ref().unwrap().ready_replicas, Some(1));
+    assert_eq!(written.metadata.generation, Some(3));
+}
+
 /// What the runtime watcher yielded, in order.
 #[derive(Clone, Debug)]
 enum Seen {
@@ -391,6 +461,20 @@ async fn the_runtime_watcher_follows_a_rollout_across_a_rewatch_and_a_410() {
     })
     .await;
     eventually("the watch", || (fake.open_watches() == 1).then_some(())).await;
+    // kube 5's watcher: a paged list of the most recent state, then watches of 290 s with
+    // bookmarks from the list's resourceVersion.
+    let requests = fake.requests();
+    let list = requests
+        .iter()
+        .find(|r| r.method == "GET" && !r.is_watch())
+        .unwrap();
+    assert_eq!(
+        (list.param("limit"), list.param("resourceVersion")),
+        (Some("500"), None)
+    );
+    let watch = requests.iter().find(|r| r.is_watch()).unwrap();
+    assert_eq!(watch.param("timeoutSeconds"), Some("290"));
+    assert_eq!(watch.param("allowWatchBookmarks"), Some("true"));
 
     // Rollout start: the user's write (generation ahead of observedGeneration), then the
     // controller's (revision 2 observed).

@@ -26,6 +26,7 @@ mod rollout;
 mod select;
 mod server;
 mod store;
+mod validate;
 mod watch;
 
 use std::net::SocketAddr;
