@@ -5,6 +5,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod exposition;
+pub mod kube_fake;
 pub mod prometheus;
 
 use std::io::{BufRead, BufReader};
