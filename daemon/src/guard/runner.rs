@@ -253,11 +253,12 @@ impl ReleaseGuard {
                             evidence.stop();
                         }
                     }
-                    if Instant::now() >= next_pending_check {
+                    // Events go on the Deployment: wait until the watcher has delivered it.
+                    if let Some(d) = deployment.as_ref()
+                        && Instant::now() >= next_pending_check
+                    {
                         next_pending_check = Instant::now() + PENDING_CHECK;
-                        if let Some(d) = deployment.as_ref() {
-                            self.check_pending(d).await;
-                        }
+                        self.check_pending(d).await;
                     }
                 }
             }
@@ -376,6 +377,18 @@ impl ReleaseGuard {
                 evidence.prober_healthy(),
             );
             r.gates(&a);
+            s.gates = a
+                .results
+                .iter()
+                .map(|g| crate::status::model::GateStatus {
+                    gate: g.measurement.gate.id(),
+                    verdict: g.verdict.as_label(),
+                    value: g.measurement.value,
+                    threshold: g.measurement.threshold,
+                    samples: g.measurement.samples,
+                    reason: g.reason.clone(),
+                })
+                .collect();
             Some(a)
         };
         let mut action = Action::Continue;
