@@ -61,6 +61,19 @@ impl LatencyWindow {
 
     /// Percentiles over the samples recorded within the window ending at `now`.
     pub fn summary(&self, now: Instant) -> LatencySummary {
+        summarize(&self.merged(now))
+    }
+
+    /// Samples within the window ending at `now` that are above `limit` (to the histogram's
+    /// 1 % precision), and all samples: what a significance test of a quantile needs.
+    pub fn count_above(&self, now: Instant, limit: Duration) -> (u64, u64) {
+        let merged = self.merged(now);
+        let micros = (limit.as_micros() as u64).clamp(LOWEST_MICROS, HIGHEST_MICROS);
+        let at_or_below = merged.count_between(0, micros);
+        (merged.len().saturating_sub(at_or_below), merged.len())
+    }
+
+    fn merged(&self, now: Instant) -> Histogram<u32> {
         let span = self.slot_len * self.slots.len() as u32;
         let mut merged = new_histogram();
         for (started, h) in &self.slots {
@@ -68,7 +81,7 @@ impl LatencyWindow {
                 let _ = merged.add(h);
             }
         }
-        summarize(&merged)
+        merged
     }
 
     /// Memory held by the histograms, in bytes (for the footprint budget).
@@ -128,6 +141,22 @@ fn summarize(h: &Histogram<u32>) -> LatencySummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn samples_above_a_limit_are_counted_within_the_window() {
+        let t0 = Instant::now();
+        let mut w = LatencyWindow::new(Duration::from_secs(10), 5);
+        for ms in [5, 10, 150, 250, 300, 400] {
+            w.record(t0, Duration::from_millis(ms));
+        }
+        assert_eq!(w.count_above(t0, Duration::from_millis(200)), (3, 6));
+        assert_eq!(w.count_above(t0, Duration::from_secs(1)), (0, 6));
+        // After the window has passed, nothing is left.
+        assert_eq!(
+            w.count_above(t0 + Duration::from_secs(30), Duration::from_millis(1)),
+            (0, 0)
+        );
+    }
 
     #[test]
     fn percentiles_within_one_percent() {

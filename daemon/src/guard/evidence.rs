@@ -155,6 +155,7 @@ impl Evidence {
                 samples: 1,
                 min_samples: 1,
                 baseline: None,
+                exceedances: None,
             },
             Measurement {
                 gate: Gate::Availability,
@@ -163,10 +164,12 @@ impl Evidence {
                 samples: self.availability_runs,
                 min_samples: 1,
                 baseline: None,
+                exceedances: None,
             },
         ];
         if g.latency_probe.is_some() {
             let (value, samples) = quantile_of(&self.latency, g.latency_quantile, now);
+            let (over, _) = self.latency.count_above(now, g.latency_under);
             out.push(Measurement {
                 gate: Gate::Latency,
                 value,
@@ -174,6 +177,7 @@ impl Evidence {
                 samples,
                 min_samples: g.min_latency_samples,
                 baseline: self.baseline_quantile,
+                exceedances: Some((over, 1.0 - g.latency_quantile)),
             });
         }
         if !g.security_probes.is_empty() {
@@ -184,6 +188,7 @@ impl Evidence {
                 samples: self.security_runs,
                 min_samples: 1,
                 baseline: None,
+                exceedances: None,
             });
         }
         if g.resources {
@@ -196,6 +201,7 @@ impl Evidence {
                         samples: u64::from(n.value.is_some()),
                         min_samples: 1,
                         baseline: None,
+                        exceedances: None,
                     });
                 }
             }

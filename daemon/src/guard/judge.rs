@@ -65,6 +65,36 @@ pub struct Measurement {
     pub min_samples: u64,
     /// The same measurement before the rollout started, for the delta in reports.
     pub baseline: Option<f64>,
+    /// For a quantile gate: samples above the threshold, and the share allowed above it
+    /// (1 − q). A quantile over its threshold fails only when that many exceedances are
+    /// significant, so a few slow requests in a small window never roll back.
+    pub exceedances: Option<(u64, f64)>,
+}
+
+/// A quantile fails only when its exceedances would happen by chance less often than this,
+/// were the true share of slow requests the allowed one (a one-sided binomial test).
+pub const SIGNIFICANCE: f64 = 0.001;
+
+/// P(X ≥ k) for X ~ Binomial(n, p): the chance of at least `k` exceedances in `n` samples.
+pub fn binomial_tail(k: u64, n: u64, p: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if k > n || p <= 0.0 {
+        return 0.0;
+    }
+    if p >= 1.0 {
+        return 1.0;
+    }
+    // Sum P(X = i) for i < k from P(X = 0) = (1 − p)^n upwards, in log space for large n.
+    let mut log_pmf = n as f64 * (1.0 - p).ln();
+    let ratio = (p / (1.0 - p)).ln();
+    let mut below = 0.0;
+    for i in 0..k {
+        below += log_pmf.exp();
+        log_pmf += ((n - i) as f64).ln() - ((i + 1) as f64).ln() + ratio;
+    }
+    (1.0 - below).clamp(0.0, 1.0)
 }
 
 /// A gate's verdict.
@@ -187,26 +217,30 @@ pub fn judge_gate(m: &Measurement) -> GateResult {
                     )
                 })
                 .unwrap_or_default();
-            let verdict = if v > m.threshold {
-                GateVerdict::Fail
-            } else {
-                GateVerdict::Pass
-            };
-            let cmp = if verdict == GateVerdict::Fail {
-                ">"
-            } else {
-                "<="
-            };
-            (
-                verdict,
-                format!(
-                    "{} {} {cmp} {} over {} samples{delta}",
-                    m.gate.describe(),
-                    number(v),
-                    number(m.threshold),
-                    m.samples
-                ),
-            )
+            let over = v > m.threshold;
+            let cmp = if over { ">" } else { "<=" };
+            let text = format!(
+                "{} {} {cmp} {} over {} samples{delta}",
+                m.gate.describe(),
+                number(v),
+                number(m.threshold),
+                m.samples
+            );
+            match m.exceedances {
+                Some((k, allowed)) if over => {
+                    let chance = binomial_tail(k, m.samples, allowed);
+                    if chance < SIGNIFICANCE {
+                        (GateVerdict::Fail, format!("{text} ({k} over the limit)"))
+                    } else {
+                        (
+                            GateVerdict::Inconclusive,
+                            format!("{text}, but {k} over the limit is not significant"),
+                        )
+                    }
+                }
+                _ if over => (GateVerdict::Fail, text),
+                _ => (GateVerdict::Pass, text),
+            }
         }
     };
     GateResult {
@@ -332,7 +366,39 @@ mod tests {
             samples,
             min_samples: 10,
             baseline: None,
+            exceedances: None,
         }
+    }
+
+    #[test]
+    fn the_binomial_tail_matches_known_values() {
+        assert_eq!(binomial_tail(0, 10, 0.5), 1.0);
+        assert!((binomial_tail(1, 10, 0.5) - (1.0 - 0.5f64.powi(10))).abs() < 1e-12);
+        // P(X >= 7) for n = 133, p = 0.01: Poisson(1.33) says about 4e-4.
+        let t = binomial_tail(7, 133, 0.01);
+        assert!(t > 2e-4 && t < 6e-4, "{t}");
+        assert_eq!(binomial_tail(200, 133, 0.01), 0.0);
+        assert!(binomial_tail(100, 100, 0.99) > 0.3);
+    }
+
+    #[test]
+    fn a_quantile_over_its_limit_fails_only_on_significant_exceedances() {
+        let mut x = m(Gate::Latency, Some(0.3), 0.2, 133);
+        // Two slow requests in 133 put P99 over 200 ms, by chance: no verdict.
+        x.exceedances = Some((2, 0.01));
+        let r = judge_gate(&x);
+        assert_eq!(r.verdict, GateVerdict::Inconclusive, "{}", r.reason);
+        assert!(
+            r.reason
+                .ends_with("but 2 over the limit is not significant"),
+            "{}",
+            r.reason
+        );
+        // A real breach: most requests slow.
+        x.exceedances = Some((120, 0.01));
+        assert_eq!(judge_gate(&x).verdict, GateVerdict::Fail);
+        x.value = Some(0.1);
+        assert_eq!(judge_gate(&x).verdict, GateVerdict::Pass);
     }
 
     #[test]
