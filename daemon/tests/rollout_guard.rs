@@ -576,3 +576,53 @@ async fn noisy_but_healthy_never_rolls_back() {
     assert_eq!(verdict(&daemon, "fail").await, 0.0);
     w.sim.shutdown().await;
 }
+
+/// `selector` instead of `deployment`: a rollout of any Deployment of the release is judged,
+/// and a breach rolls the release back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_selector_guards_every_deployment_of_the_release() {
+    let w = World::new().await;
+    w.fake.create_deployment(NS, "godel-worker", 1, "worker:1");
+    for name in ["godel", "godel-worker"] {
+        let mut d = w
+            .fake
+            .get(support::kube_fake::Kind::Deployment, NS, name)
+            .unwrap();
+        d["metadata"]["labels"]["app.kubernetes.io/instance"] = "godel".into();
+        w.fake.apply(d);
+    }
+    let cfg = w.config("").replace(
+        "deployment = \"godel\"\nrelease = \"godel\"",
+        "selector = \"app.kubernetes.io/instance=godel\"\nrelease = \"godel\"",
+    );
+    assert!(cfg.contains("selector = "), "{cfg}");
+    let daemon = Daemon::start(&cfg);
+    eventually(Duration::from_secs(30), "leadership", || async {
+        (daemon.metrics().await.value("prober_leader", &[]) == Some(1.0)).then_some(())
+    })
+    .await;
+    // Only the worker rolls out, and it breaks auth.
+    w.fake.start_rollout(NS, "godel-worker", "worker:2");
+    w.sim.set_faults(Faults {
+        auth_bypass: true,
+        ..Faults::default()
+    });
+    eventually(Duration::from_secs(30), "the helm call", || async {
+        (!w.calls().is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(w.calls(), vec![rollback_argv(&w.helm, "1")]);
+    let triggered = w.events("RollbackTriggered");
+    assert_eq!(triggered[0]["regarding"]["name"], "godel-worker");
+    let watch = w
+        .fake
+        .requests()
+        .into_iter()
+        .find(|r| r.is_watch() && r.path.contains("deployments"))
+        .unwrap();
+    assert_eq!(
+        watch.param("labelSelector"),
+        Some("app.kubernetes.io/instance=godel")
+    );
+    w.sim.shutdown().await;
+}

@@ -67,9 +67,14 @@ pub struct RawGuard {
 pub struct RawRelease {
     /// Namespace of the Deployment and the release.
     pub namespace: String,
-    /// The Deployment's name.
-    pub deployment: String,
-    /// The Helm release's name (default: the Deployment's).
+    /// The Deployment's name (or use `selector`).
+    #[serde(default)]
+    pub deployment: Option<String>,
+    /// A label selector for the release's Deployments, e.g. `app.kubernetes.io/instance=godel`
+    /// (instead of `deployment`): a rollout of any of them is the release's rollout.
+    #[serde(default)]
+    pub selector: Option<String>,
+    /// The Helm release's name (default: the Deployment's; required with `selector`).
     #[serde(default)]
     pub release: Option<String>,
 }
@@ -235,13 +240,15 @@ macro_rules! default_from_serde {
 }
 default_from_serde!(RawGates, RawRollback, RawLease);
 
-/// A guarded Deployment and its release.
+/// A guarded Deployment (or Deployments, by selector) and its release.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuardedRelease {
     /// Namespace.
     pub namespace: String,
-    /// Deployment name.
+    /// Deployment name, or the label selector (the `deployment` label of the rollout metrics).
     pub deployment: String,
+    /// `deployment` is a label selector.
+    pub by_selector: bool,
     /// Helm release name.
     pub release: String,
 }
@@ -356,13 +363,45 @@ pub fn validate(
     };
     let mut releases = Vec::new();
     for (i, r) in raw.releases.iter().enumerate() {
-        let release = r.release.clone().unwrap_or_else(|| r.deployment.clone());
-        for (key, value) in [
-            ("namespace", &r.namespace),
-            ("deployment", &r.deployment),
-            ("release", &release),
-        ] {
-            if !name_ok(value) {
+        let (deployment, by_selector) = match (&r.deployment, &r.selector) {
+            (Some(d), None) => (d.clone(), false),
+            (None, Some(sel)) => {
+                if sel.trim().is_empty() || sel.contains(['\n', '"']) {
+                    bad(
+                        &format!("release[{i}].selector"),
+                        format!("expected a label selector like app=godel, got {sel:?}"),
+                    );
+                }
+                (sel.clone(), true)
+            }
+            _ => {
+                bad(
+                    &format!("release[{i}]"),
+                    "set either deployment (a name) or selector (labels)".into(),
+                );
+                (String::new(), false)
+            }
+        };
+        let release = match (&r.release, by_selector) {
+            (Some(rel), _) => rel.clone(),
+            (None, false) => deployment.clone(),
+            (None, true) => {
+                bad(
+                    &format!("release[{i}].release"),
+                    "required with a selector".into(),
+                );
+                String::new()
+            }
+        };
+        let mut names = vec![
+            ("namespace", r.namespace.clone()),
+            ("release", release.clone()),
+        ];
+        if !by_selector {
+            names.push(("deployment", deployment.clone()));
+        }
+        for (key, value) in names {
+            if !name_ok(&value) {
                 bad(
                     &format!("release[{i}].{key}"),
                     format!(
@@ -373,7 +412,8 @@ pub fn validate(
         }
         releases.push(GuardedRelease {
             namespace: r.namespace.clone(),
-            deployment: r.deployment.clone(),
+            deployment,
+            by_selector,
             release,
         });
     }

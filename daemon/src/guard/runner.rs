@@ -211,11 +211,15 @@ impl ReleaseGuard {
                 last_rollback: None,
             });
         let api: Api<Deployment> = Api::namespaced(self.client.clone(), &self.target.namespace);
-        let config =
-            watcher::Config::default().fields(&format!("metadata.name={}", self.target.deployment));
+        let config = if self.target.by_selector {
+            watcher::Config::default().labels(&self.target.deployment)
+        } else {
+            watcher::Config::default().fields(&format!("metadata.name={}", self.target.deployment))
+        };
         let stream = watcher(api, config).default_backoff().applied_objects();
         futures_util::pin_mut!(stream);
-        let mut tracker = RolloutTracker::new();
+        // One tracker per Deployment (a selector may match several).
+        let mut trackers: std::collections::HashMap<String, RolloutTracker> = Default::default();
         let mut evidence = Evidence::new(self.cfg.gates.clone());
         let mut state: Option<Analysing> = None;
         let mut deployment: Option<Deployment> = None;
@@ -230,7 +234,15 @@ impl ReleaseGuard {
                 item = stream.next() => match item {
                     Some(Ok(d)) => {
                         let view = DeploymentView::of(&d);
-                        let change = tracker.observe(&view, SystemTime::now());
+                        let name = d.metadata.name.clone().unwrap_or_default();
+                        let change = trackers.entry(name).or_default().observe(&view, SystemTime::now());
+                        // A completion counts once no other Deployment of the release is still
+                        // rolling out.
+                        let others_busy = trackers.values().any(|t| t.phase() != &crate::kube::rollout::Phase::Idle);
+                        let change = match change {
+                            Some(RolloutEvent::Completed { .. }) if others_busy => None,
+                            other => other,
+                        };
                         deployment = Some(d);
                         if let (Some(change), Some(d)) = (change, deployment.as_ref()) {
                             self.on_rollout(change, d, &mut state, &mut evidence).await;
@@ -290,6 +302,14 @@ impl ReleaseGuard {
         let r = &self.reporter;
         match change {
             RolloutEvent::Started { revision } => {
+                // Another Deployment of the same release joining a rollout already analysed.
+                if state
+                    .as_ref()
+                    .is_some_and(|s| s.completed.is_none() && s.rolled_back.is_none())
+                    && self.target.by_selector
+                {
+                    return;
+                }
                 let rolled_back = state.as_ref().and_then(|s| s.rolled_back);
                 evidence.start(SystemTime::now(), Instant::now());
                 *state = Some(Analysing {

@@ -132,7 +132,6 @@ impl RolloutTracker {
     }
 
     /// The current phase.
-    #[cfg(test)]
     pub fn phase(&self) -> &Phase {
         &self.phase
     }

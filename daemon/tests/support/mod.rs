@@ -93,13 +93,31 @@ impl Daemon {
         d
     }
 
+    /// Like [`Daemon::start`], with `env` set on the process (e.g. `PROBER_…` overrides, or
+    /// the keys a config's `key_env` names).
+    pub fn start_env(config: &str, env: &[(&str, &str)]) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("prober.toml");
+        std::fs::write(&path, config).unwrap();
+        let mut d =
+            Daemon::start_with_env(&["run", "--config", path.to_str().unwrap()], &path, env);
+        d._dir = Some(dir);
+        d
+    }
+
     /// Run `prober --log-format json ARGS` and wait for its `listening` log line.
     pub fn start_with(args: &[&str], config_path: &Path) -> Daemon {
+        Daemon::start_with_env(args, config_path, &[])
+    }
+
+    /// [`Daemon::start_with`] with `env` set on the process.
+    pub fn start_with_env(args: &[&str], config_path: &Path, env: &[(&str, &str)]) -> Daemon {
         let mut child = prober()
             .arg("--log-format")
             .arg("json")
             .args(args)
             .env("RUST_LOG", "info,prober=debug")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
