@@ -626,3 +626,27 @@ async fn a_selector_guards_every_deployment_of_the_release() {
     );
     w.sim.shutdown().await;
 }
+
+/// The controller gives up (`ProgressDeadlineExceeded`): the rollout failed, roll back at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_past_its_progress_deadline_rolls_back() {
+    let w = World::new().await;
+    let daemon = start(&w, "").await;
+    w.fake.start_rollout(NS, "godel", "godel:2");
+    eventually(Duration::from_secs(15), "analysing", || async {
+        (verdict(&daemon, "analysing").await == 1.0).then_some(())
+    })
+    .await;
+    w.fake.fail_rollout(NS, "godel");
+    eventually(Duration::from_secs(30), "the helm call", || async {
+        (!w.calls().is_empty()).then_some(())
+    })
+    .await;
+    let note = w.events("RollbackTriggered")[0]["note"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(note.contains("ProgressDeadlineExceeded"), "{note}");
+    assert_eq!(w.calls(), vec![rollback_argv(&w.helm, "1")]);
+    w.sim.shutdown().await;
+}
