@@ -155,8 +155,9 @@ fn init_tracing(cli: &Cli) {
         | Command::Config(_)
         | Command::Metrics(_)
         | Command::Rollout(_)
-        | Command::Selftest(_)
         | Command::Assets(_) => "warn",
+        // selftest injects faults on purpose: the probes' failure warnings are expected.
+        Command::Selftest(_) => "error",
         Command::Sim(_) | Command::Run(_) | Command::Demo(_) => "info",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
