@@ -25,7 +25,9 @@ pub fn export(dir: &Path) -> io::Result<Vec<PathBuf>> {
     }
     let mut written = Vec::with_capacity(ASSETS.len());
     for (rel, contents) in ASSETS {
-        let path = rel.split('/').fold(dir.to_path_buf(), |p, part| p.join(part));
+        let path = rel
+            .split('/')
+            .fold(dir.to_path_buf(), |p, part| p.join(part));
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
@@ -47,6 +49,9 @@ mod tests {
                 "nothing under {prefix}"
             );
         }
-        assert!(all().windows(2).all(|w| w[0].0 < w[1].0), "sorted, no duplicates");
+        assert!(
+            all().windows(2).all(|w| w[0].0 < w[1].0),
+            "sorted, no duplicates"
+        );
     }
 }

@@ -27,9 +27,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use cli::{
-    AssetsCommand, Cli, Command, ConfigCommand, LogFormat, MetricsCommand, RolloutCommand,
-};
+use cli::{AssetsCommand, Cli, Command, ConfigCommand, LogFormat, MetricsCommand, RolloutCommand};
 
 /// Everything passed.
 pub const EXIT_OK: i32 = 0;

@@ -20,7 +20,11 @@ fn files(root: &Path, dir: &Path, out: &mut BTreeMap<String, Vec<u8>>) {
         if p.is_dir() {
             files(root, &p, out);
         } else {
-            let rel = p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/");
+            let rel = p
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
             out.insert(rel, std::fs::read(&p).unwrap());
         }
     }

@@ -121,7 +121,10 @@ fn alert_without_runbook_url_fails() {
     });
     assert_one_failure(
         dir.path(),
-        &["rules/prober.alerts.yaml", "alert GodelDown has no annotations.runbook_url"],
+        &[
+            "rules/prober.alerts.yaml",
+            "alert GodelDown has no annotations.runbook_url",
+        ],
     );
 }
 
@@ -133,21 +136,35 @@ fn runbook_url_to_a_missing_runbook_fails() {
     });
     assert_one_failure(
         dir.path(),
-        &["rules/prober.alerts.yaml", "GodelDown", "runbooks/GodelDwn.md, which does not exist"],
+        &[
+            "rules/prober.alerts.yaml",
+            "GodelDown",
+            "runbooks/GodelDwn.md, which does not exist",
+        ],
     );
 }
 
 #[test]
 fn dashboard_query_with_a_misspelt_metric_fails() {
     let dir = checkout();
-    edit_json(dir.path(), "dashboards/godel-synthetic-overview.json", |d| {
-        let target = &mut first_query_panel(d)["targets"][0]["expr"];
-        let expr = target.as_str().unwrap().replace("prober_probe_success", "prober_probe_sucess");
-        *target = expr.into();
-    });
+    edit_json(
+        dir.path(),
+        "dashboards/godel-synthetic-overview.json",
+        |d| {
+            let target = &mut first_query_panel(d)["targets"][0]["expr"];
+            let expr = target
+                .as_str()
+                .unwrap()
+                .replace("prober_probe_success", "prober_probe_sucess");
+            *target = expr.into();
+        },
+    );
     assert_one_failure(
         dir.path(),
-        &["dashboards/godel-synthetic-overview.json", "unknown metric prober_probe_sucess"],
+        &[
+            "dashboards/godel-synthetic-overview.json",
+            "unknown metric prober_probe_sucess",
+        ],
     );
 }
 
@@ -163,7 +180,11 @@ fn invalid_promql_in_a_rule_fails() {
     });
     assert_one_failure(
         dir.path(),
-        &["rules/prober.rules.yaml", "probe:prober_probe_success:avg5m", "not valid PromQL"],
+        &[
+            "rules/prober.rules.yaml",
+            "probe:prober_probe_success:avg5m",
+            "not valid PromQL",
+        ],
     );
 }
 
@@ -177,7 +198,10 @@ fn orphan_runbook_fails() {
     .unwrap();
     assert_one_failure(
         dir.path(),
-        &["runbooks/GodelGone.md", "orphaned: no alert named GodelGone"],
+        &[
+            "runbooks/GodelGone.md",
+            "orphaned: no alert named GodelGone",
+        ],
     );
 }
 
@@ -197,7 +221,10 @@ fn alert_without_a_promtool_test_fails() {
     .unwrap();
     assert_one_failure(
         dir.path(),
-        &["rules/prober.alerts.yaml", "alert GodelUntested has no alert_rule_test"],
+        &[
+            "rules/prober.alerts.yaml",
+            "alert GodelUntested has no alert_rule_test",
+        ],
     );
 }
 
@@ -210,7 +237,10 @@ fn panel_without_the_datasource_variable_fails() {
     });
     assert_one_failure(
         dir.path(),
-        &["dashboards/prober-internals.json", "does not use the datasource variable"],
+        &[
+            "dashboards/prober-internals.json",
+            "does not use the datasource variable",
+        ],
     );
 }
 
@@ -237,16 +267,25 @@ fn junit_report_has_one_testcase_per_check_and_the_defect_as_failure() {
     let xml = std::fs::read_to_string(&report).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap();
     let root = doc.root_element();
-    let cases = doc.descendants().filter(|n| n.has_tag_name("testcase")).count();
+    let cases = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .count();
     assert_eq!(root.attribute("tests"), Some(cases.to_string().as_str()));
     assert!(cases > 20);
-    let failures: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("failure")).collect();
-    assert_eq!(failures.len(), 1);
-    assert!(failures[0].attribute("message").unwrap().contains("runbooks/GodelGone.md: orphaned"));
-    assert!(doc
+    let failures: Vec<_> = doc
         .descendants()
-        .any(|n| n.has_tag_name("skipped")
-            && n.attribute("message") == Some("no chart yet: charts/prober/ missing")));
+        .filter(|n| n.has_tag_name("failure"))
+        .collect();
+    assert_eq!(failures.len(), 1);
+    assert!(
+        failures[0]
+            .attribute("message")
+            .unwrap()
+            .contains("runbooks/GodelGone.md: orphaned")
+    );
+    assert!(doc.descendants().any(|n| n.has_tag_name("skipped")
+        && n.attribute("message") == Some("no chart yet: charts/prober/ missing")));
 }
 
 #[test]
@@ -256,8 +295,16 @@ fn json_report_lists_every_check() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["failed"], 0);
     let checks = v["checks"].as_array().unwrap();
-    assert!(checks.iter().all(|c| c["name"].is_string() && c["status"].is_string()));
-    assert!(checks.iter().any(|c| c["group"] == "live" && c["status"] == "skip"));
+    assert!(
+        checks
+            .iter()
+            .all(|c| c["name"].is_string() && c["status"].is_string())
+    );
+    assert!(
+        checks
+            .iter()
+            .any(|c| c["group"] == "live" && c["status"] == "skip")
+    );
 }
 
 #[test]
@@ -272,11 +319,22 @@ fn the_full_selftest_passes_against_the_simulator() {
     let out = selftest(&[]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    for fault in ["latency", "error_rate", "auth_bypass", "stuck_agents", "unready"] {
+    for fault in [
+        "latency",
+        "error_rate",
+        "auth_bypass",
+        "stuck_agents",
+        "unready",
+    ] {
         assert!(
-            text.lines().any(|l| l.starts_with("PASS") && l.contains(&format!("fault {fault}"))),
+            text.lines()
+                .any(|l| l.starts_with("PASS") && l.contains(&format!("fault {fault}"))),
             "fault {fault} checked: {text}"
         );
     }
-    assert!(text.lines().any(|l| l.starts_with("PASS") && l.contains("live: judge")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("PASS") && l.contains("live: judge")),
+        "{text}"
+    );
 }

@@ -75,14 +75,15 @@ pub fn check(assets: &Assets, known: &Known, items: &mut Vec<Item>) {
             id_defects,
         ));
 
-        let vars = dash["templating"]["list"].as_array().cloned().unwrap_or_default();
+        let vars = dash["templating"]["list"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let ds_var = vars
             .iter()
             .find(|v| v["name"].as_str() == Some("datasource"));
         let var_defect = match ds_var.map(|v| v["type"].as_str()) {
-            None => vec![format!(
-                "{path}: no templating variable named datasource"
-            )],
+            None => vec![format!("{path}: no templating variable named datasource")],
             Some(Some("datasource")) => vec![],
             Some(t) => vec![format!(
                 "{path}: templating variable datasource has type {:?}, expected datasource",
@@ -121,7 +122,9 @@ pub fn check(assets: &Assets, known: &Known, items: &mut Vec<Item>) {
                 ));
             }
             for (i, t) in targets.iter().enumerate() {
-                let refid = t["refId"].as_str().map_or_else(|| i.to_string(), String::from);
+                let refid = t["refId"]
+                    .as_str()
+                    .map_or_else(|| i.to_string(), String::from);
                 if !uses_ds_var(&t["datasource"]) {
                     ds_defects.push(format!(
                         "{path}: panel {pid} ({ptitle}) query {refid} does not use the datasource variable (datasource {})",

@@ -163,7 +163,12 @@ async fn run_all(config: &Config, sim: &SimHandle, items: &mut Vec<Item>) {
     let mut breach_latency = Vec::new();
     for s in scenarios() {
         let started = Instant::now();
-        let name = format!("live: fault {} → {} fails {}", s.name, s.kind.as_label(), s.reason.as_label());
+        let name = format!(
+            "live: fault {} → {} fails {}",
+            s.name,
+            s.kind.as_label(),
+            s.reason.as_label()
+        );
         let targets: Vec<&ProbeDef> = all
             .iter()
             .copied()
@@ -192,7 +197,11 @@ async fn run_all(config: &Config, sim: &SimHandle, items: &mut Vec<Item>) {
         }
         sim.set_faults(Faults::default());
         if s.kind == Kind::Latency {
-            breach_latency.extend(results.iter().flat_map(|r| r.outcome.samples.iter().copied()));
+            breach_latency.extend(
+                results
+                    .iter()
+                    .flat_map(|r| r.outcome.samples.iter().copied()),
+            );
         }
         let right = |r: &ProbeResult| r.outcome.verdict == Verdict::Failure(s.reason);
         let ok = if s.all {
@@ -225,7 +234,11 @@ async fn run_all(config: &Config, sim: &SimHandle, items: &mut Vec<Item>) {
 fn judge_check(config: &Config, healthy: &[Duration], breach: &[Duration]) -> Item {
     let name = "live: judge NFR3 on the latency runs";
     if healthy.is_empty() || breach.is_empty() {
-        return Item::skip(GROUP, name, "no latency samples (no latency probe configured)");
+        return Item::skip(
+            GROUP,
+            name,
+            "no latency samples (no latency probe configured)",
+        );
     }
     let (q, limit) = config
         .guard

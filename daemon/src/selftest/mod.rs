@@ -196,8 +196,8 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, String)>) {
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect();
-            let contents = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| format!("\u{0}unreadable: {e}"));
+            let contents =
+                std::fs::read_to_string(&path).unwrap_or_else(|e| format!("\u{0}unreadable: {e}"));
             files.push((rel.join("/"), contents));
         }
     }
@@ -455,7 +455,11 @@ pub async fn run(args: &SelftestArgs) -> Result<i32, Failure> {
         }
         None => print!("{rendered}"),
     }
-    Ok(if report.failed() { EXIT_FAILED } else { EXIT_OK })
+    Ok(if report.failed() {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    })
 }
 
 #[cfg(test)]

@@ -177,7 +177,11 @@ mod tests {
         let names: Vec<_> = names.into_iter().collect();
         assert_eq!(
             names,
-            ["probe:prober_probe_runs:rate5m", "prober_probe_runs_total", "up"]
+            [
+                "probe:prober_probe_runs:rate5m",
+                "prober_probe_runs_total",
+                "up"
+            ]
         );
     }
 

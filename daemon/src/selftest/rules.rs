@@ -161,9 +161,9 @@ pub fn check(assets: &Assets, items: &mut Vec<Item>) -> RulesInfo {
                     r.name()
                 )),
                 (None, None) => shape.push(format!("{path}: a rule has neither record nor alert")),
-                (Some(_), None) if r.for_.is_some() || r.keep_firing_for.is_some() => shape.push(
-                    format!("{path}: recording rule {} has `for`", r.name()),
-                ),
+                (Some(_), None) if r.for_.is_some() || r.keep_firing_for.is_some() => {
+                    shape.push(format!("{path}: recording rule {} has `for`", r.name()))
+                }
                 (Some(_), None) if !r.annotations.is_empty() => shape.push(format!(
                     "{path}: recording rule {} has annotations",
                     r.name()

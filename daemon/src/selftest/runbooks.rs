@@ -34,9 +34,7 @@ pub fn check(assets: &Assets, alerts: &BTreeMap<String, String>, items: &mut Vec
     for (path, name, text) in &runbooks {
         let mut defects = Vec::new();
         if !alerts.contains_key(*name) {
-            defects.push(format!(
-                "{path}: orphaned: no alert named {name} in rules/"
-            ));
+            defects.push(format!("{path}: orphaned: no alert named {name} in rules/"));
         }
         let headings: Vec<&str> = text
             .lines()
@@ -50,7 +48,7 @@ pub fn check(assets: &Assets, alerts: &BTreeMap<String, String>, items: &mut Vec
         }
         items.push(Item::from_defects(
             GROUP,
-            format!("{path}"),
+            path.to_string(),
             format!("alert {name}; sections {}", SECTIONS.join(", ")),
             defects,
         ));
