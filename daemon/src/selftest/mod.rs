@@ -165,8 +165,8 @@ impl Assets {
         })
     }
 
-    /// Files whose path starts with `prefix` and ends with one of `suffixes`, not below a
-    /// further directory unless `recursive`.
+    /// Files directly in `prefix` (not in a subdirectory) whose name ends with one of
+    /// `suffixes`.
     pub fn matching<'a>(
         &'a self,
         prefix: &'a str,
