@@ -104,27 +104,39 @@ fn select<'c>(config: &'c Config, names: &[String]) -> Result<Vec<&'c config::Pr
         .collect())
 }
 
-async fn run_probes(config: &Config, probes: &[&config::ProbeDef]) -> Vec<ProbeResult> {
+/// Run `probes` once each, one after another (as `prober check` does).
+pub async fn run_probes(config: &Config, probes: &[&config::ProbeDef]) -> Vec<ProbeResult> {
     let mut results = Vec::new();
     for def in probes {
-        let cx = RunContext::new(def.deadline).one_shot();
-        let probe = Arc::clone(&def.probe);
-        let mut outcome = probe.run(&cx).await;
-        outcome.message = config.redact(&outcome.message);
-        for step in &mut outcome.steps {
-            step.name = config.redact(&step.name);
-        }
-        match outcome.verdict.reason() {
-            Some(reason) => {
-                warn!(probe = %def.name, kind = probe.kind().as_label(), reason = reason.as_label(), detail = %outcome.message, "probe failed")
-            }
-            None => info!(probe = %def.name, result = outcome.verdict.as_label(), "probe done"),
-        }
-        results.push(ProbeResult {
-            name: def.name.clone(),
-            kind: probe.kind(),
-            outcome,
-        });
+        results.push(run_probe(config, def, def.deadline).await);
     }
     results
+}
+
+/// Run one probe once with this deadline (its own, or a shorter one: `selftest` times out a
+/// stuck transaction in seconds rather than the configured 45 s); the message and step names
+/// are redacted.
+pub async fn run_probe(
+    config: &Config,
+    def: &config::ProbeDef,
+    deadline: std::time::Duration,
+) -> ProbeResult {
+    let cx = RunContext::new(deadline).one_shot();
+    let probe = Arc::clone(&def.probe);
+    let mut outcome = probe.run(&cx).await;
+    outcome.message = config.redact(&outcome.message);
+    for step in &mut outcome.steps {
+        step.name = config.redact(&step.name);
+    }
+    match outcome.verdict.reason() {
+        Some(reason) => {
+            warn!(probe = %def.name, kind = probe.kind().as_label(), reason = reason.as_label(), detail = %outcome.message, "probe failed")
+        }
+        None => info!(probe = %def.name, result = outcome.verdict.as_label(), "probe done"),
+    }
+    ProbeResult {
+        name: def.name.clone(),
+        kind: probe.kind(),
+        outcome,
+    }
 }

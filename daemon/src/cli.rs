@@ -48,6 +48,56 @@ pub enum Command {
     /// The rollout guard's analyses, as a running daemon sees them.
     #[command(subcommand)]
     Rollout(RolloutCommand),
+    /// Check the shipped rules, dashboards, runbooks and config, then the probes against the
+    /// embedded simulator with each fault injected; exit 1 on any failure.
+    Selftest(SelftestArgs),
+    /// The rules, dashboards and runbooks built into the binary.
+    #[command(subcommand)]
+    Assets(AssetsCommand),
+}
+
+/// `prober assets …`.
+#[derive(Debug, Subcommand)]
+pub enum AssetsCommand {
+    /// Write every embedded file under DIR, preserving its relative path (`rules/…`,
+    /// `runbooks/…`, `dashboards/…`); prints the paths written.
+    Export {
+        /// The directory (created if missing).
+        dir: PathBuf,
+    },
+}
+
+/// `prober selftest`.
+#[derive(Debug, Args)]
+pub struct SelftestArgs {
+    /// Configuration file to check (and to probe the simulator with); default: the built-in
+    /// configuration.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Check the `rules/`, `runbooks/` and `dashboards/` (and `charts/prober/`) of this checkout
+    /// instead of the copies built into the binary.
+    #[arg(long, value_name = "DIR")]
+    pub assets: Option<PathBuf>,
+    /// Only the static checks: no simulator, no probes.
+    #[arg(long)]
+    pub static_only: bool,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = SelftestFormat::Text)]
+    pub format: SelftestFormat,
+    /// Write the report here instead of stdout (a summary line still goes to stdout).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `prober selftest` report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SelftestFormat {
+    /// A table and a summary line.
+    Text,
+    /// JSON.
+    Json,
+    /// JUnit XML: one testcase per check.
+    Junit,
 }
 
 /// `prober rollout …`.

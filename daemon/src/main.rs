@@ -1,6 +1,7 @@
 //! `prober`: wiring only. Parse the command line, install the TLS provider, start tracing,
 //! dispatch to a command, and map its result to an exit code.
 
+mod assets;
 mod check;
 mod cli;
 mod config;
@@ -16,6 +17,7 @@ mod rollout_cmd;
 mod run_cmd;
 mod schedule;
 mod scheduler;
+mod selftest;
 mod server;
 mod sim_cmd;
 mod status;
@@ -25,7 +27,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use cli::{Cli, Command, ConfigCommand, LogFormat, MetricsCommand, RolloutCommand};
+use cli::{AssetsCommand, Cli, Command, ConfigCommand, LogFormat, MetricsCommand, RolloutCommand};
 
 /// Everything passed.
 pub const EXIT_OK: i32 = 0;
@@ -86,6 +88,19 @@ fn main() -> ExitCode {
             Command::Rollout(RolloutCommand::Status(args)) => rollout_cmd::status(args).await,
             Command::Check(args) => check::run(args).await,
             Command::Sim(args) => sim_cmd::run(args).await,
+            Command::Selftest(args) => selftest::run(args).await,
+            Command::Assets(AssetsCommand::Export { dir }) => match assets::export(dir) {
+                Ok(written) => {
+                    for path in &written {
+                        println!("{}", path.display());
+                    }
+                    Ok(EXIT_OK)
+                }
+                Err(e) => Err(Failure::usage(format!(
+                    "cannot export the assets to {}: {e}",
+                    dir.display()
+                ))),
+            },
             Command::Config(ConfigCommand::PrintDefault) => {
                 print!("{}", config::DEFAULT_CONFIG);
                 Ok(EXIT_OK)
@@ -134,9 +149,13 @@ fn main() -> ExitCode {
 fn init_tracing(cli: &Cli) {
     // A one-shot check prints a report on stdout: keep stderr to warnings unless asked.
     let default = match cli.command {
-        Command::Check(_) | Command::Config(_) | Command::Metrics(_) | Command::Rollout(_) => {
-            "warn"
-        }
+        Command::Check(_)
+        | Command::Config(_)
+        | Command::Metrics(_)
+        | Command::Rollout(_)
+        | Command::Assets(_) => "warn",
+        // selftest injects faults on purpose: the probes' failure warnings are expected.
+        Command::Selftest(_) => "error",
         Command::Sim(_) | Command::Run(_) | Command::Demo(_) => "info",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));

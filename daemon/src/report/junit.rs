@@ -67,7 +67,7 @@ pub fn junit(results: &[ProbeResult]) -> String {
 }
 
 /// Escape for XML text and attributes; characters XML 1.0 forbids are dropped.
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use prober_probes::{Kind, Outcome, Verdict};
 use serde_json::{Value, json};
 
-pub use junit::junit;
+pub use junit::{escape as xml_escape, junit};
 pub use text::table;
 
 /// One probe's result in a report.
