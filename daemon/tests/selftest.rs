@@ -338,3 +338,28 @@ fn the_full_selftest_passes_against_the_simulator() {
         "{text}"
     );
 }
+
+/// A P99 budget the dashboards do not show: the P99 panels' threshold line would lie.
+#[test]
+fn a_p99_budget_missing_from_the_dashboards_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let default = Command::new(env!("CARGO_BIN_EXE_prober"))
+        .args(["config", "print-default"])
+        .output()
+        .unwrap();
+    let cfg = String::from_utf8(default.stdout)
+        .unwrap()
+        .replace("under = \"200ms\"", "under = \"150ms\"");
+    assert!(cfg.contains("under = \"150ms\""));
+    let file = dir.path().join("p.toml");
+    std::fs::write(&file, cfg).unwrap();
+    let out = selftest(&["--static-only", "--config", file.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let line = text.lines().find(|l| l.contains("SLO thresholds")).unwrap();
+    assert!(line.starts_with("FAIL"), "{line}");
+    assert!(
+        line.contains("dashboards/godel-synthetic-overview.json") && line.contains("0.15"),
+        "{line}"
+    );
+}

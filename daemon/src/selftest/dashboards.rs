@@ -192,6 +192,60 @@ pub fn check(assets: &Assets, known: &Known, items: &mut Vec<Item>) {
     ));
 }
 
+/// SLO panels carry the configured thresholds: every panel that plots a P99
+/// (`prober_latency_seconds{quantile="0.99"}`) has a threshold step at each configured P99
+/// budget (seconds), so the line on the graph is the line the probes and the guard judge by.
+pub fn slo_thresholds(assets: &Assets, p99_budgets: &[f64], items: &mut Vec<Item>) {
+    if p99_budgets.is_empty() {
+        items.push(Item::skip(
+            GROUP,
+            "SLO thresholds",
+            "no P99 budget configured",
+        ));
+        return;
+    }
+    let mut panels_checked = 0;
+    let mut defects = Vec::new();
+    for (path, text) in assets.matching("dashboards/", &[".json"]) {
+        let Ok(dash) = serde_json::from_str::<Value>(text) else {
+            continue;
+        };
+        let mut panels = Vec::new();
+        collect_panels(&dash["panels"], &mut panels);
+        for p in panels {
+            let plots_p99 = p["targets"].as_array().into_iter().flatten().any(|t| {
+                let e = t["expr"].as_str().unwrap_or("");
+                e.contains("prober_latency_seconds") && e.contains("quantile=\"0.99\"")
+            });
+            if !plots_p99 {
+                continue;
+            }
+            panels_checked += 1;
+            let steps: Vec<f64> = p["fieldConfig"]["defaults"]["thresholds"]["steps"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s["value"].as_f64())
+                .collect();
+            for budget in p99_budgets {
+                if !steps.iter().any(|v| (v - budget).abs() < 1e-9) {
+                    defects.push(format!(
+                        "{path}: panel {:?} plots P99 but has no threshold at the configured budget {budget} s (thresholds: {steps:?})",
+                        p["title"].as_str().unwrap_or("(untitled)")
+                    ));
+                }
+            }
+        }
+    }
+    let ok = defects.is_empty();
+    let message = if ok {
+        format!("{panels_checked} P99 panel(s) carry the configured budget(s) {p99_budgets:?} s")
+    } else {
+        defects.join("; ")
+    };
+    items.push(Item::verdict(GROUP, "SLO thresholds", ok, message));
+}
+
 /// Every panel, rows' nested panels included.
 fn collect_panels<'a>(panels: &'a Value, out: &mut Vec<&'a Value>) {
     for p in panels.as_array().into_iter().flatten() {

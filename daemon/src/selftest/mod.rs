@@ -401,6 +401,35 @@ fn config_checks(path: Option<&Path>) -> (Vec<Item>, bool) {
     }
 }
 
+/// The P99 budgets the config judges by (seconds): each latency probe's 0.99 budget and the
+/// guard's NFR3 limit, deduplicated.
+fn p99_budgets(config: &Config) -> Vec<f64> {
+    let mut out: Vec<f64> = Vec::new();
+    let mut add = |v: f64| {
+        if !out.iter().any(|x| (x - v).abs() < 1e-9) {
+            out.push(v);
+        }
+    };
+    for p in &config.probes {
+        if let prober_probes::ProbeSpec::Latency(spec) = &p.spec {
+            for b in spec
+                .budgets
+                .iter()
+                .filter(|b| (b.quantile - 0.99).abs() < 1e-9)
+            {
+                add(b.under.as_secs_f64());
+            }
+        }
+    }
+    if let Some(g) = &config.guard
+        && (g.gates.latency_quantile - 0.99).abs() < 1e-9
+        && g.gates.latency_probe.is_some()
+    {
+        add(g.gates.latency_under.as_secs_f64());
+    }
+    out
+}
+
 /// Run every static check on `assets`.
 pub fn static_checks(assets: &Assets) -> Vec<Item> {
     let mut items = Vec::new();
@@ -429,6 +458,9 @@ pub async fn run(args: &SelftestArgs) -> Result<i32, Failure> {
     let mut checks = static_checks(&assets);
     let (config_items, config_ok) = config_checks(args.config.as_deref());
     checks.extend(config_items);
+    if let Ok(config) = load_config(args.config.as_deref(), None) {
+        dashboards::slo_thresholds(&assets, &p99_budgets(&config), &mut checks);
+    }
     if args.static_only {
         checks.push(Item::skip("live", "live", "--static-only"));
     } else if !config_ok {
