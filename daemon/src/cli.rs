@@ -74,7 +74,7 @@ pub struct SelftestArgs {
     /// configuration.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Check the `rules/`, `runbooks/` and `dashboards/` (and `charts/prober/`) of this checkout
+    /// Check the `rules/`, `runbooks/` and `dashboards/` (and `charts/godel-prober/`) of this checkout
     /// instead of the copies built into the binary.
     #[arg(long, value_name = "DIR")]
     pub assets: Option<PathBuf>,

@@ -95,7 +95,8 @@ fn the_shipped_assets_pass_statically() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(!text.lines().any(|l| l.starts_with("FAIL")), "{text}");
     assert!(
-        text.contains("SKIP   chart") && text.contains("no chart yet: charts/prober/ missing"),
+        text.contains("SKIP   chart")
+            && text.contains("built-in assets: no charts/godel-prober/ to compare"),
         "the chart check is skipped visibly: {text}"
     );
     assert!(text.contains(" 0 failed,"), "{text}");
@@ -106,6 +107,65 @@ fn an_unmodified_copy_passes() {
     let dir = checkout();
     let out = selftest(&["--static-only", "--assets", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+/// A copy of the real assets and the chart's copies of them.
+fn checkout_with_chart() -> tempfile::TempDir {
+    let dir = checkout();
+    let files = "charts/godel-prober/files";
+    copy_dir(&repo().join(files), &dir.path().join(files));
+    dir
+}
+
+#[test]
+fn the_checkout_passes_with_its_chart() {
+    let out = selftest(&["--static-only", "--assets", repo().to_str().unwrap()]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("PASS") && l.contains("chart: copies of rules and dashboards")),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_chart_copy_that_differs_fails() {
+    let dir = checkout_with_chart();
+    edit(
+        dir.path(),
+        "charts/godel-prober/files/rules/prober.rules.yaml",
+        |t| t + "\n",
+    );
+    assert_one_failure(
+        dir.path(),
+        &["files/rules/prober.rules.yaml differs from rules/prober.rules.yaml"],
+    );
+}
+
+#[test]
+fn a_missing_chart_copy_fails() {
+    let dir = checkout_with_chart();
+    std::fs::remove_file(
+        dir.path()
+            .join("charts/godel-prober/files/dashboards/prober-internals.json"),
+    )
+    .unwrap();
+    assert_one_failure(
+        dir.path(),
+        &["files/dashboards/prober-internals.json missing"],
+    );
+}
+
+#[test]
+fn an_extra_chart_copy_fails() {
+    let dir = checkout_with_chart();
+    std::fs::write(
+        dir.path().join("charts/godel-prober/files/rules/old.yaml"),
+        "groups: []\n",
+    )
+    .unwrap();
+    assert_one_failure(dir.path(), &["files/rules/old.yaml extra"]);
 }
 
 #[test]
@@ -285,7 +345,7 @@ fn junit_report_has_one_testcase_per_check_and_the_defect_as_failure() {
             .contains("runbooks/GodelGone.md: orphaned")
     );
     assert!(doc.descendants().any(|n| n.has_tag_name("skipped")
-        && n.attribute("message") == Some("no chart yet: charts/prober/ missing")));
+        && n.attribute("message") == Some("no chart: charts/godel-prober/ missing")));
 }
 
 #[test]

@@ -124,7 +124,7 @@ pub struct Assets {
     pub origin: String,
     /// The files.
     pub files: Vec<(String, String)>,
-    /// The checkout, when checking one (`--assets`): where to look for `charts/prober/`.
+    /// The checkout, when checking one (`--assets`): where to look for `charts/godel-prober/`.
     pub root: Option<PathBuf>,
 }
 
