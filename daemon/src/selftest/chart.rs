@@ -45,7 +45,9 @@ pub fn check(assets: &Assets) -> Item {
             match std::fs::read(&copy) {
                 Ok(c) if c == contents.as_bytes() => {}
                 Ok(_) => defects.push(format!("{} differs from {rel} ({fix})", copy.display())),
-                Err(_) => defects.push(format!("{} missing (copy of {rel}; {fix})", copy.display())),
+                Err(_) => {
+                    defects.push(format!("{} missing (copy of {rel}; {fix})", copy.display()))
+                }
             }
         }
         let Ok(entries) = std::fs::read_dir(&dir) else {
