@@ -14,6 +14,9 @@ use super::judge::{Gate, Measurement};
 use crate::recorder::RunEvent;
 use crate::status::model::NfrStatus;
 
+/// How much further back (× `latency_window`) the latency gate looks when the window holds too
+/// few samples.
+const LONG_WINDOW: u32 = 4;
 /// The baseline window kept before a rollout, for the delta.
 const BASELINE_WINDOW: Duration = Duration::from_secs(300);
 const SLOTS: usize = 6;
@@ -28,6 +31,7 @@ pub struct Evidence {
     security_runs: u64,
     security_violations: u64,
     latency: LatencyWindow,
+    latency_long: LatencyWindow,
     before: LatencyWindow,
     baseline_quantile: Option<f64>,
     baseline_ok: Option<bool>,
@@ -55,6 +59,7 @@ impl Evidence {
     /// Nothing seen yet.
     pub fn new(gates: Gates) -> Self {
         let latency = LatencyWindow::new(gates.latency_window, SLOTS);
+        let latency_long = LatencyWindow::new(gates.latency_window * LONG_WINDOW, SLOTS);
         Evidence {
             gates,
             since: None,
@@ -63,6 +68,7 @@ impl Evidence {
             security_runs: 0,
             security_violations: 0,
             latency,
+            latency_long,
             before: LatencyWindow::new(BASELINE_WINDOW, SLOTS),
             baseline_quantile: None,
             baseline_ok: None,
@@ -78,6 +84,7 @@ impl Evidence {
         self.security_runs = 0;
         self.security_violations = 0;
         self.latency = LatencyWindow::new(self.gates.latency_window, SLOTS);
+        self.latency_long = LatencyWindow::new(self.gates.latency_window * LONG_WINDOW, SLOTS);
     }
 
     /// No rollout analysed any more.
@@ -107,6 +114,7 @@ impl Evidence {
         if is_latency {
             for s in &run.samples {
                 self.latency.record(now, *s);
+                self.latency_long.record(now, *s);
             }
         }
         if self.gates.availability_probes.contains(&run.probe) {
@@ -168,8 +176,16 @@ impl Evidence {
             },
         ];
         if g.latency_probe.is_some() {
-            let (value, samples) = quantile_of(&self.latency, g.latency_quantile, now);
-            let (over, _) = self.latency.count_above(now, g.latency_under);
+            // A slowdown also slows the probe: when the window holds too few samples, look
+            // further back (still only since the rollout) rather than judge nothing.
+            let (_, recent) = quantile_of(&self.latency, g.latency_quantile, now);
+            let window = if recent < g.min_latency_samples {
+                &self.latency_long
+            } else {
+                &self.latency
+            };
+            let (value, samples) = quantile_of(window, g.latency_quantile, now);
+            let (over, _) = window.count_above(now, g.latency_under);
             out.push(Measurement {
                 gate: Gate::Latency,
                 value,
@@ -290,6 +306,33 @@ mod tests {
         assert!((p99.unwrap() - 0.3).abs() < 0.01, "{p99:?}");
         assert!((baseline.unwrap() - 0.01).abs() < 0.001, "{baseline:?}");
         assert_eq!(value(&ms, Gate::RolloutDuration).0, Some(40.0));
+    }
+
+    #[test]
+    fn too_few_recent_samples_look_further_back_since_the_rollout() {
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let start = Instant::now();
+        let mut e = Evidence::new(gates());
+        e.start(t0, start);
+        // 3 runs of 3 slow samples, 30 s apart: the 30 s window holds 3 (< 5), the long one 9.
+        for (i, at) in [0u64, 30, 60].iter().enumerate() {
+            let now = start + Duration::from_secs(*at);
+            e.observe(
+                &run(
+                    "api-latency",
+                    Verdict::Success,
+                    t0 + Duration::from_secs(*at + 1),
+                    &[600, 600, 600],
+                ),
+                now,
+            );
+            if i == 2 {
+                let (p99, samples, _) =
+                    value(&e.measurements(Duration::ZERO, &[], now), Gate::Latency);
+                assert_eq!(samples, 9, "the long window");
+                assert!((p99.unwrap() - 0.6).abs() < 0.01);
+            }
+        }
     }
 
     #[test]
