@@ -371,6 +371,7 @@ impl Recorder {
             let mut seen = lock(&slot.steps);
             for step in &outcome.steps {
                 if !seen.contains(&step.name) {
+                    // Only new names are cloned: this runs on every transaction run.
                     seen.insert(step.name.clone());
                 }
                 let labels = StepLabels {

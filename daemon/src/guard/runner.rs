@@ -116,6 +116,7 @@ pub async fn run(
             gate_probes: Arc::new(gate_probes.clone()),
             runs: recorder.subscribe(),
             recorder: recorder.clone(),
+            pending_reported: std::sync::atomic::AtomicU32::new(0),
         };
         tasks.spawn(guard.run(stop.clone()));
     }
@@ -193,6 +194,8 @@ struct ReleaseGuard {
     gate_probes: Arc<std::collections::BTreeSet<String>>,
     runs: broadcast::Receiver<RunEvent>,
     recorder: Arc<Recorder>,
+    /// The pending revision last reported with an Event (0: none).
+    pending_reported: std::sync::atomic::AtomicU32,
 }
 
 impl ReleaseGuard {
@@ -512,16 +515,8 @@ impl ReleaseGuard {
     async fn roll_back(&self, d: &Deployment, reason: &str) -> String {
         let r = &self.reporter;
         let reference = self.reference(d);
-        let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.target.namespace);
-        let selector = format!("owner=helm,name={}", self.target.release);
-        let history = match secrets.list(&ListParams::default().labels(&selector)).await {
-            Ok(list) => {
-                let (history, errors) = ReleaseHistory::from_secrets(&list.items);
-                for e in errors {
-                    warn!(error = %e, "unreadable Helm release Secret");
-                }
-                history
-            }
+        let history = match self.history().await {
+            Ok(history) => history,
             Err(e) => {
                 r.rollback("failure", false);
                 r.event(
@@ -671,26 +666,33 @@ impl ReleaseGuard {
             });
     }
 
-    async fn check_pending(&self, d: &Deployment) {
+    /// The release's Helm history from its release Secrets; unreadable ones are logged.
+    async fn history(&self) -> Result<ReleaseHistory, kube::Error> {
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.target.namespace);
         let selector = format!("owner=helm,name={}", self.target.release);
-        let Ok(list) = secrets.list(&ListParams::default().labels(&selector)).await else {
+        let list = secrets
+            .list(&ListParams::default().labels(&selector))
+            .await?;
+        let (history, errors) = ReleaseHistory::from_secrets(&list.items);
+        for e in errors {
+            warn!(error = %e, "unreadable Helm release Secret");
+        }
+        Ok(history)
+    }
+
+    /// Report a release stuck in `pending-*`: the metric always, the Event once per revision.
+    async fn check_pending(&self, d: &Deployment) {
+        let Ok(history) = self.history().await else {
             return;
         };
-        let (history, _) = ReleaseHistory::from_secrets(&list.items);
         let pending = history.pending().cloned();
-        let was = self
-            .recorder
-            .metrics()
-            .release_pending
-            .get_or_create(&crate::metrics::catalog::ReleaseLabels {
-                namespace: self.target.namespace.clone(),
-                release: self.target.release.clone(),
-            })
-            .get()
-            == 1;
         self.reporter.pending(pending.is_some());
-        if let (Some(p), false) = (pending, was) {
+        let reported = self
+            .pending_reported
+            .swap(pending.as_ref().map_or(0, |p| p.revision), Ordering::SeqCst);
+        if let Some(p) = pending
+            && reported != p.revision
+        {
             let note = format!(
                 "release {} revision {} is {} (no action taken: finish or roll it back with helm)",
                 p.name,
